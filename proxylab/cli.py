@@ -1,0 +1,119 @@
+"""The `proxylab` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from .errors import ProxylabError
+from .modes import ProxyMode
+
+
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from . import doctor, provision
+
+    if args.fix:
+        for change in provision.fix():
+            print(f"changed: {change}")
+    items = doctor.checks()
+    if args.json:
+        print(json.dumps(doctor.as_json(items), indent=2))
+    else:
+        for c in items:
+            print(f"{c.status:<12} {c.name:<22} {c.detail}")
+    return 1 if any(c.failed for c in items) else 0
+
+
+def _cmd_images_build(args: argparse.Namespace) -> int:
+    from .images import build
+
+    build.build_all(strategy=args.strategy)
+    return 0
+
+
+def _cmd_cluster_up(args: argparse.Namespace) -> int:
+    from . import cluster
+
+    info = cluster.up(ProxyMode.parse(args.mode), workers=args.workers, name=args.name)
+    print(f"cluster {info.name} ({info.mode.value}) is up; kubeconfig: {info.kubeconfig}")
+    print(f"  export KUBECONFIG={info.kubeconfig}")
+    return 0
+
+
+def _cmd_cluster_down(args: argparse.Namespace) -> int:
+    from . import cluster
+
+    if not args.all and not args.name:
+        raise ProxylabError("name a cluster or pass --all (see `proxylab cluster list`)")
+    for line in cluster.down(None if args.all else args.name):
+        print(line)
+    return 0
+
+
+def _cmd_cluster_list(args: argparse.Namespace) -> int:
+    from . import cluster
+
+    rows = cluster.list_clusters()
+    if not rows:
+        print("no proxylab clusters")
+    for row in rows:
+        print(f"{row.name:<28} {row.mode:<10} nodes={row.nodes:<3} kubeconfig={row.kubeconfig}")
+    return 0
+
+
+def _mode_arg(value: str) -> str:
+    ProxyMode.parse(value)  # raises UnknownMode with the valid list
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="proxylab", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("doctor", help="check (and with --fix, repair) the host")
+    d.add_argument("--json", action="store_true", help="machine-readable output")
+    d.add_argument("--fix", action="store_true",
+                   help="root, Debian-like hosts: install/start Docker and the runtime wrapper")
+    d.set_defaults(func=_cmd_doctor)
+
+    img = sub.add_parser("images", help="node and fixture images").add_subparsers(dest="sub", required=True)
+    b = img.add_parser("build", help="obtain every image: pull when a registry answers, else build")
+    g = b.add_mutually_exclusive_group()
+    g.add_argument("--pull", dest="strategy", action="store_const", const="pull")
+    g.add_argument("--offline", dest="strategy", action="store_const", const="offline")
+    g.add_argument("--auto", dest="strategy", action="store_const", const="auto")
+    b.set_defaults(func=_cmd_images_build, strategy="auto")
+
+    c = sub.add_parser("cluster", help="kind clusters, one per proxy mode").add_subparsers(dest="sub", required=True)
+    up = c.add_parser("up", help="create a cluster and verify its proxy mode")
+    up.add_argument("--mode", required=True, type=_mode_arg,
+                    help="one of: " + ", ".join(m.value for m in ProxyMode))
+    up.add_argument("--workers", type=int, default=2)
+    up.add_argument("--name", default=None)
+    up.set_defaults(func=_cmd_cluster_up)
+    down = c.add_parser("down", help="delete a cluster (or --all proxylab clusters)")
+    down.add_argument("name", nargs="?")
+    down.add_argument("--all", action="store_true")
+    down.set_defaults(func=_cmd_cluster_down)
+    ls = c.add_parser("list", help="list proxylab clusters")
+    ls.set_defaults(func=_cmd_cluster_list)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        return int(args.func(args))
+    except ProxylabError as exc:
+        print(f"proxylab: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("proxylab: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

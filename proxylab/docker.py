@@ -1,0 +1,78 @@
+"""Thin helpers over the docker CLI (the engine is the one dependency every step shares)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from typing import Any
+
+from .errors import DockerUnavailable
+from .shell import run, which
+
+PROBE_IMAGE = "proxylab/probe:empty"
+LABEL = "dev.proxylab.managed"  # every container/network/image proxylab creates carries it
+
+
+def engine_version() -> str | None:
+    """The engine's version, or None when no engine answers (never raises)."""
+    if not which("docker"):
+        return None
+    try:
+        res = run(["docker", "version", "--format", "{{.Server.Version}}"], check=False, timeout=20)
+    except Exception:
+        return None
+    out = res.stdout.strip()
+    return out if res.returncode == 0 and out and "Cannot connect" not in out else None
+
+
+def require_engine() -> str:
+    version = engine_version()
+    if not version:
+        raise DockerUnavailable(
+            "no Docker engine answers (`docker version` failed). "
+            "Run `sudo proxylab doctor --fix` to install and start one."
+        )
+    return version
+
+
+def image_exists(ref: str) -> bool:
+    return run(["docker", "image", "inspect", ref], check=False).returncode == 0
+
+
+def image_label(ref: str, label: str) -> str | None:
+    res = run(["docker", "image", "inspect", "--format", "{{json .Config.Labels}}", ref], check=False)
+    if res.returncode != 0:
+        return None
+    labels: dict[str, str] | None = json.loads(res.stdout or "null")
+    return (labels or {}).get(label)
+
+
+def _ensure_probe_image() -> None:
+    """An empty image needs no registry; the probe bind-mounts the host's /usr for `true`."""
+    if not image_exists(PROBE_IMAGE):
+        empty_tar = subprocess.run(["tar", "-c", "-T", "/dev/null"], stdout=subprocess.PIPE, check=True).stdout
+        run(["docker", "import", "-c", f"LABEL {LABEL}=probe", "-", PROBE_IMAGE], input=empty_tar)
+
+
+def _probe(*extra: str) -> subprocess.CompletedProcess[str]:
+    _ensure_probe_image()
+    mounts = ["-v", "/usr:/usr:ro", "-v", "/lib:/lib:ro", "-v", "/lib64:/lib64:ro"]
+    return run(["docker", "run", "--rm", "--network", "none", *mounts, *extra, PROBE_IMAGE, "/usr/bin/true"],
+               check=False, timeout=60)
+
+
+def privileged_works() -> bool:
+    """True when `docker run --privileged` starts a container on this host."""
+    if not engine_version():
+        return False
+    return _probe("--privileged").returncode == 0
+
+
+def privileged_error() -> str:
+    res = _probe("--privileged")
+    return "" if res.returncode == 0 else res.stdout.strip().splitlines()[-1]
+
+
+def inspect(kind: str, name: str) -> list[dict[str, Any]]:
+    res = run(["docker", kind, "inspect", name], check=False)
+    return json.loads(res.stdout) if res.returncode == 0 else []

@@ -1,0 +1,109 @@
+"""`proxylab doctor`: one line per host fact, each OK / MISSING / UNSUPPORTED / INFO with a next step."""
+
+from __future__ import annotations
+
+import os
+import re
+import urllib.error
+import urllib.request
+from dataclasses import asdict, dataclass
+from functools import cache
+
+from . import docker, guard, kernel
+from .modes import ProxyMode
+from .paths import kind_binary
+from .shell import run, which
+from .versions import load_pins
+
+OK, MISSING, UNSUPPORTED, INFO = "OK", "MISSING", "UNSUPPORTED", "INFO"
+
+REGISTRY_PROBE_URL = "https://registry.k8s.io/v2/"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str
+    detail: str
+    required: bool = False  # a MISSING required check makes doctor exit non-zero
+
+    @property
+    def failed(self) -> bool:
+        return self.required and self.status == MISSING
+
+
+@cache
+def registry_reachable() -> bool:
+    """One HTTPS request to registry.k8s.io; any HTTP answer (401/404 too) means reachable.
+
+    PROXYLAB_OFFLINE=1 skips the probe and answers False.
+    """
+    if os.environ.get("PROXYLAB_OFFLINE") == "1":
+        return False
+    try:
+        urllib.request.urlopen(REGISTRY_PROBE_URL, timeout=4)  # noqa: S310 (fixed https URL)
+        return True
+    except urllib.error.HTTPError:
+        return True
+    except (OSError, ValueError):
+        return False
+
+
+def go_version() -> str | None:
+    if not which("go"):
+        return None
+    m = re.search(r"go(\d+\.\d+(?:\.\d+)?)", run(["go", "version"], check=False).stdout)
+    return m.group(1) if m else None
+
+
+def _version_tuple(v: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in v.split("."))
+
+
+def checks() -> list[Check]:
+    out: list[Check] = []
+    engine = docker.engine_version()
+    out.append(Check("docker engine", OK if engine else MISSING,
+                     f"Docker {engine}" if engine else "no engine answers; fix: sudo proxylab doctor --fix",
+                     required=True))
+    if engine:
+        err = docker.privileged_error()
+        out.append(Check("privileged containers", MISSING if err else OK,
+                         f"`docker run --privileged` fails: {err}; fix: sudo proxylab doctor --fix "
+                         "(installs a runtime wrapper that drops CAP_SYS_RESOURCE)" if err
+                         else "docker run --privileged works", required=True))
+    else:
+        out.append(Check("privileged containers", MISSING, "needs a Docker engine first", required=True))
+    cg = kernel.cgroup_version()
+    out.append(Check("cgroups", INFO, {"v2": "cgroup v2 (unified)",
+                                       "hybrid": "cgroup v1 controllers + cgroup2 (hybrid); node images use "
+                                                 "Debian bookworm (systemd 252) and failCgroupV1=false",
+                                       "v1": "cgroup v1 only"}[cg]))
+    for mode in ProxyMode:
+        ok, reason = kernel.mode_support(mode)
+        note = "" if mode.facts.implemented else " (mode not implemented in proxylab yet)"
+        out.append(Check(f"mode {mode.value}", OK if ok else UNSUPPORTED, reason + note))
+    reach = registry_reachable()
+    out.append(Check("registry", INFO, "registry.k8s.io answers: images are pulled (`images build --auto`)"
+                     if reach else "no registry answers: images are built from pinned sources "
+                                   "(`images build --auto` picks --offline)"))
+    gv = go_version()
+    minimum = load_pins().go_minimum
+    if gv and _version_tuple(gv)[:2] >= _version_tuple(minimum)[:2]:
+        out.append(Check("go toolchain", OK, f"go {gv} (offline builds need >= {minimum})"))
+    else:
+        out.append(Check("go toolchain", MISSING if not reach else INFO,
+                         (f"go {gv} is older than {minimum}" if gv else "no `go` on PATH")
+                         + "; offline image builds need it. Install Go >= " + minimum
+                         + " or use `proxylab images build --pull` where a registry answers",
+                         required=not reach))
+    kind = kind_binary()
+    out.append(Check("kind CLI", OK if kind.exists() else INFO,
+                     str(kind) if kind.exists() else "not built yet; `proxylab images build` builds it"))
+    ok, detail = guard.state()
+    out.append(Check("containment guard", OK if ok else INFO, detail))
+    return out
+
+
+def as_json(items: list[Check]) -> list[dict[str, object]]:
+    return [asdict(c) | {"failed": c.failed} for c in items]
