@@ -1,0 +1,286 @@
+"""Cluster lifecycle per proxy mode: `proxylab cluster up/down/list`.
+
+Every cluster proxylab creates is named ``proxylab-*``, runs on its own docker network
+(``proxylab``), keeps its kubeconfig (0600) and kind config under ``state_dir()/<name>/`` and
+never touches the user's default kubeconfig. ``down --all`` finds clusters by name prefix, so it
+also cleans up after a ``kill -9`` that left no state behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from . import cni, docker, guard, kernel, kindconfig, kube
+from .errors import ClusterError, UnsupportedMode
+from .images.catalog import Catalog
+from .modes import ProxyMode
+from .paths import kind_binary, state_dir
+from .shell import elapsed, run
+from .versions import load_pins
+from .wait import wait_for
+
+PREFIX = "proxylab-"
+NETWORK = "proxylab"  # KIND_EXPERIMENTAL_DOCKER_NETWORK: our own network, removed with the last cluster
+KUBE_PROXY_METRICS_PORT = 10249
+
+
+@dataclass(frozen=True)
+class ClusterInfo:
+    name: str
+    mode: ProxyMode
+    kubeconfig: Path
+    nodes: list[str]
+    created: float
+    up_seconds: float
+
+    def to_json(self) -> dict[str, object]:
+        d = asdict(self)
+        d["mode"] = self.mode.value
+        d["kubeconfig"] = str(self.kubeconfig)
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, object]) -> ClusterInfo:
+        return cls(name=str(d["name"]), mode=ProxyMode(str(d["mode"])), kubeconfig=Path(str(d["kubeconfig"])),
+                   nodes=list(d["nodes"]), created=float(d["created"]), up_seconds=float(d["up_seconds"]))  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class ListedCluster:
+    name: str
+    mode: str
+    nodes: int
+    kubeconfig: str
+
+
+def cluster_dir(name: str) -> Path:
+    return state_dir() / "clusters" / name
+
+
+def _kind(*args: str, timeout: float = 900, hint: str = "") -> str:
+    kind = kind_binary()
+    if not kind.exists():
+        raise ClusterError(f"kind CLI not found at {kind}; run `proxylab images build` first")
+    return run([str(kind), *args], env={"KIND_EXPERIMENTAL_DOCKER_NETWORK": NETWORK}, timeout=timeout, hint=hint).stdout
+
+
+def kind_clusters() -> list[str]:
+    if not kind_binary().exists() or not docker.engine_version():
+        return []
+    return [c for c in _kind("get", "clusters").split() if c and "No kind clusters" not in c]
+
+
+def normalise_name(name: str | None, mode: ProxyMode) -> str:
+    if not name:
+        return f"{PREFIX}{mode.value}"
+    return name if name.startswith(PREFIX) else PREFIX + name
+
+
+def check_mode_supported(mode: ProxyMode) -> None:
+    """Fail fast, before anything is created, when the host or proxylab cannot run ``mode``."""
+    if not mode.facts.implemented:
+        raise UnsupportedMode(f"mode {mode.value} is not implemented in proxylab yet (see the eBPF issue)")
+    ok, reason = kernel.mode_support(mode)
+    if not ok:
+        raise UnsupportedMode(f"mode {mode.value} cannot run on this host: {reason}")
+
+
+def up(mode: ProxyMode, workers: int = 2, name: str | None = None) -> ClusterInfo:
+    t0 = time.monotonic()
+    check_mode_supported(mode)
+    if workers < 0 or workers > 10:
+        raise ClusterError(f"--workers must be between 0 and 10, got {workers}")
+    docker.require_engine()
+    pins = load_pins()
+    image = Catalog(pins).node
+    if not docker.image_exists(image):
+        raise ClusterError(f"node image {image} not found; run `proxylab images build` first")
+    name = normalise_name(name, mode)
+    existing = kind_clusters()
+    if name in existing:
+        raise ClusterError(f"a kind cluster named {name!r} already exists; use another --name, "
+                           f"reuse it, or remove it with `proxylab cluster down {name}`")
+    kernel.load_modules_for(mode)
+    added = guard.install()
+    if added:
+        print(f"containment guard: unreachable routes added for {', '.join(added)}", flush=True)
+    cdir = cluster_dir(name)
+    if cdir.exists():
+        shutil.rmtree(cdir)
+    cdir.mkdir(parents=True)
+    config_path = cdir / "kind.yaml"
+    config_path.write_text(kindconfig.render(name, mode, workers, pins))
+    kubeconfig = cdir / "kubeconfig"
+    print(f"cluster {name}: creating ({mode.value}, 1 control plane + {workers} workers) ...", flush=True)
+    try:
+        _kind("create", "cluster", "--name", name, "--config", str(config_path), "--image", image,
+              "--kubeconfig", str(kubeconfig), "--wait", "0s", timeout=900,
+              hint="see the kind output above; `proxylab doctor` checks the host")
+        os.chmod(kubeconfig, 0o600)
+        api = kube.api_client(kubeconfig)
+        expected = workers + 1
+        wait_for(lambda: _pod_cidrs_assigned(api, expected), timeout=120, what=f"podCIDRs on {expected} nodes")
+        nets = [cni.NodeNet(n, ip, cidr or "") for n, ip, cidr in kube.node_networks(api)]
+        cni.configure(nets)
+        print(f"cluster {name}: CNI configured on {len(nets)} nodes [{elapsed(t0)}]", flush=True)
+        for fixture_image in Catalog(pins).fixture_images():
+            if not docker.image_exists(fixture_image):
+                raise ClusterError(f"image {fixture_image} not found; run `proxylab images build` first")
+            _kind("load", "docker-image", fixture_image, "--name", name, timeout=300)
+        wait_for(lambda: kube.nodes_ready(api, expected), timeout=240, what="all nodes Ready", interval=2)
+        wait_for(lambda: kube.deployment_ready(api, "kube-system", "coredns"), timeout=240,
+                 what="CoreDNS ready", interval=2)
+        if mode.facts.uses_kube_proxy:
+            wait_for(lambda: kube.daemonset_ready(api, "kube-system", "kube-proxy"), timeout=180,
+                     what="kube-proxy ready", interval=2)
+        node_names = [n.name for n in nets]
+        verify_mode(mode, node_names)
+        info = ClusterInfo(name, mode, kubeconfig, node_names, time.time(), round(time.monotonic() - t0, 1))
+        (cdir / "cluster.json").write_text(json.dumps(info.to_json(), indent=2))
+        print(f"cluster {name}: up, mode {mode.value} verified on {len(node_names)} nodes [{elapsed(t0)}]", flush=True)
+        return info
+    except BaseException:
+        _export_logs(name, cdir / "logs")
+        _delete(name)
+        raise
+
+
+def _pod_cidrs_assigned(api: object, expected: int) -> tuple[bool, str]:
+    nets = kube.node_networks(api)  # type: ignore[arg-type]
+    with_cidr = [n for n, _, c in nets if c]
+    return len(nets) == expected and len(with_cidr) == expected, f"{len(with_cidr)}/{expected} nodes with podCIDR"
+
+
+def proxy_mode_of(node: str) -> str:
+    """What kube-proxy on ``node`` reports at /proxyMode (its own answer, not our config)."""
+    res = run(["docker", "exec", node, "curl", "-s", "--max-time", "5",
+               f"http://127.0.0.1:{KUBE_PROXY_METRICS_PORT}/proxyMode"], check=False)
+    return res.stdout.strip() if res.returncode == 0 else f"unreachable ({res.stdout.strip()[:80]})"
+
+
+def dataplane_evidence(mode: ProxyMode, node: str) -> tuple[bool, str]:
+    """Second, independent evidence: the mode's own rules exist in the node's kernel."""
+    if mode is ProxyMode.NFTABLES:
+        res = run(["docker", "exec", node, "nft", "list", "chain", "ip", "kube-proxy", "services"], check=False)
+        return res.returncode == 0, "nft table ip kube-proxy" + (" present" if res.returncode == 0 else " missing")
+    if mode is ProxyMode.IPTABLES:
+        res = run(["docker", "exec", node, "sh", "-c", "iptables-save -t nat | grep -c '^-A KUBE-SERVICES'"], check=False)
+        n = int(res.stdout.strip() or 0) if res.stdout.strip().isdigit() else 0
+        return n > 0, f"{n} KUBE-SERVICES rules in the nat table"
+    if mode is ProxyMode.IPVS:
+        res = run(["docker", "exec", node, "sh", "-c", "ip link show kube-ipvs0"], check=False)
+        return res.returncode == 0, "kube-ipvs0 " + ("present" if res.returncode == 0 else "missing")
+    return True, "no kube-proxy"
+
+
+def verify_mode(mode: ProxyMode, nodes: list[str]) -> None:
+    """A cluster that silently fell back to another mode is an error, never a pass."""
+    if not mode.facts.uses_kube_proxy:
+        return
+    problems = []
+    for node in nodes:
+        reported = proxy_mode_of(node)
+        if reported != mode.facts.kube_proxy_mode:
+            problems.append(f"{node}: kube-proxy reports mode {reported!r}")
+            continue
+        ok, evidence = wait_for_evidence(mode, node)
+        if not ok:
+            problems.append(f"{node}: {evidence}")
+    if problems:
+        raise ClusterError(f"proxy mode {mode.value} is not in effect: " + "; ".join(problems))
+
+
+def wait_for_evidence(mode: ProxyMode, node: str) -> tuple[bool, str]:
+    state = {"ok": False, "detail": ""}
+
+    def check() -> tuple[bool, str]:
+        state["ok"], state["detail"] = dataplane_evidence(mode, node)  # type: ignore[assignment]
+        return bool(state["ok"]), str(state["detail"])
+
+    try:
+        wait_for(check, timeout=60, what=f"{mode.value} rules on {node}", interval=2)
+    except Exception:  # noqa: BLE001 - reported through the evidence text
+        pass
+    return bool(state["ok"]), str(state["detail"])
+
+
+def _export_logs(name: str, dest: Path) -> None:
+    try:
+        _kind("export", "logs", str(dest), "--name", name, timeout=180)
+        print(f"cluster {name}: logs exported to {dest}", flush=True)
+    except Exception as exc:  # noqa: BLE001 - best effort while cleaning up
+        print(f"cluster {name}: could not export logs: {exc}", flush=True)
+
+
+def _delete(name: str) -> None:
+    if kind_binary().exists():
+        run([str(kind_binary()), "delete", "cluster", "--name", name], check=False, timeout=300)
+    cdir = cluster_dir(name)
+    if cdir.exists():
+        logs = cdir / "logs"
+        for child in cdir.iterdir():
+            if child != logs:
+                shutil.rmtree(child) if child.is_dir() else child.unlink()
+    _cleanup_if_last()
+
+
+def _cleanup_if_last() -> list[str]:
+    """With no proxylab cluster left: remove the guard routes, helper containers and the network."""
+    if any(c.startswith(PREFIX) for c in kind_clusters()):
+        return []
+    lines = []
+    if docker.engine_version():
+        ids = run(["docker", "ps", "-aq", "--filter", f"label={docker.LABEL}"], check=False).stdout.split()
+        if ids:
+            run(["docker", "rm", "-f", *ids], check=False)
+            lines.append(f"removed {len(ids)} helper containers")
+        if docker.inspect("network", NETWORK):
+            run(["docker", "network", "rm", NETWORK], check=False)
+            lines.append(f"removed docker network {NETWORK}")
+    removed = guard.remove()
+    if removed:
+        lines.append("removed containment routes for " + ", ".join(removed))
+    return lines
+
+
+def down(name: str | None) -> list[str]:
+    """Delete one cluster (``name``) or, with None, every proxylab cluster."""
+    docker.require_engine()
+    targets = [c for c in kind_clusters() if c.startswith(PREFIX)] if name is None else [name]
+    lines = []
+    for target in targets:
+        if name is not None and target not in kind_clusters():
+            raise ClusterError(f"no kind cluster named {target!r}; see `proxylab cluster list`")
+        _delete(target)
+        shutil.rmtree(cluster_dir(target), ignore_errors=True)
+        lines.append(f"deleted cluster {target}")
+    lines += _cleanup_if_last()
+    if name is None:
+        shutil.rmtree(state_dir() / "clusters", ignore_errors=True)
+    return lines or ["nothing to remove"]
+
+
+def load(name: str) -> ClusterInfo:
+    path = cluster_dir(name) / "cluster.json"
+    if not path.exists() or name not in kind_clusters():
+        raise ClusterError(f"no running proxylab cluster named {name!r}; see `proxylab cluster list`")
+    return ClusterInfo.from_json(json.loads(path.read_text()))
+
+
+def list_clusters() -> list[ListedCluster]:
+    rows = []
+    for name in kind_clusters():
+        if not name.startswith(PREFIX):
+            continue
+        path = cluster_dir(name) / "cluster.json"
+        if path.exists():
+            info = ClusterInfo.from_json(json.loads(path.read_text()))
+            rows.append(ListedCluster(name, info.mode.value, len(info.nodes), str(info.kubeconfig)))
+        else:
+            rows.append(ListedCluster(name, "?", 0, "(no state: created by an interrupted run)"))
+    return rows

@@ -1,0 +1,206 @@
+"""`proxylab images build`: every image a cluster needs, by pulling or by building offline."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from .. import docker
+from ..doctor import go_version, registry_reachable
+from ..errors import BuildFailed
+from ..paths import bin_dir, cache_dir, kind_binary
+from ..provision import apt_install
+from ..shell import run
+from ..versions import Pins, load_pins
+from . import dockerbuild, gobuild, node, rootfs
+from .catalog import Catalog
+from .steps import Step, StepRunner, content_hash
+
+STRATEGIES = ("auto", "pull", "offline")
+
+
+def resolve_strategy(strategy: str) -> str:
+    if strategy not in STRATEGIES:
+        raise BuildFailed(f"unknown strategy {strategy!r}; use one of {', '.join(STRATEGIES)}")
+    if strategy == "auto":
+        return "pull" if registry_reachable() else "offline"
+    return strategy
+
+
+def _image_present(ref: str, key: str) -> bool:
+    return docker.image_label(ref, dockerbuild.KEY_LABEL) == key
+
+
+def _go_step(spec: gobuild.GoBuild, go: str) -> Step:
+    return Step(spec.name, content_hash(spec.cache_inputs(), go),
+                lambda: gobuild.build(spec), f"{spec.module}@{spec.version} ({', '.join(spec.binary_names())})",
+                spec.outputs_exist)
+
+
+def _install_kind(spec: gobuild.GoBuild) -> None:
+    bin_dir().mkdir(parents=True, exist_ok=True)
+    shutil.copy2(spec.out_dir / "kind", kind_binary())
+
+
+def _prepare_kind_base_context(pins: Pins, outs: dict[str, Path]) -> Path:
+    """Context for the node base: kind's images/base/files (patched) plus our binaries."""
+    ctx = dockerbuild.context_dir("kind-base")
+    files = gobuild.module_dir("sigs.k8s.io/kind", pins.kind) / "images" / "base" / "files"
+    shutil.copytree(files, ctx / "files")
+    for path in [ctx / "files", *(ctx / "files").rglob("*")]:
+        mode = 0o755 if path.is_dir() or "/bin/" in str(path) else 0o644
+        path.chmod(mode | 0o200)  # module cache files are read-only
+    config = ctx / "files" / "etc" / "containerd" / "config.toml"
+    text = config.read_text()
+    # No CAP_SYS_RESOURCE on such hosts: containers cannot lower oom_score_adj (host-notes).
+    text = text.replace("restrict_oom_score_adj = false", "restrict_oom_score_adj = true")
+    text = text.replace('sandbox_image = "registry.k8s.io/pause:3.10"', f'sandbox_image = "registry.k8s.io/pause:{pins.pause}"')
+    config.write_text(text)
+    for sub, names in (("bin", [("containerd", "containerd"), ("containerd", "ctr"),
+                                ("containerd", "containerd-shim-runc-v2"), ("crictl", "crictl")]),
+                       ("sbin", [("runc", "runc")]),
+                       ("cni", [("cni-plugins", n) for n in ("ptp", "loopback", "bridge", "host-local", "portmap")])):
+        (ctx / sub).mkdir()
+        for step, binary in names:
+            shutil.copy2(outs[step] / binary, ctx / sub / binary)
+    return ctx
+
+
+ECHO_SRC = Path(__file__).with_name("echo")
+
+
+def echo_step(cat: Catalog, go: str) -> Step:
+    """proxylab's own echo backend/probe: built from this repository on both paths."""
+    key = content_hash(ECHO_SRC, go, dockerbuild.TEMPLATES / "scratch-binary.Dockerfile.j2")
+
+    def build_echo() -> None:
+        ctx = dockerbuild.context_dir("echo")
+        run(["go", "build", "-trimpath", "-ldflags", "-s -w", "-o", str(ctx / "echo"), "."], cwd=ECHO_SRC,
+            env={"CGO_ENABLED": "0", "GOFLAGS": "-mod=mod"}, hint="building proxylab's echo backend")
+        dockerbuild.build(ctx, "scratch-binary.Dockerfile.j2", [cat.echo], binary="echo", path="/echo",
+                          user="65532:65532", label=dockerbuild.label_for(key))
+
+    return Step("image-echo", key, build_echo, f"{cat.echo} (echo backend + probe client)",
+                lambda: _image_present(cat.echo, key))
+
+
+def _offline_steps(pins: Pins, cat: Catalog) -> list[Step]:
+    go = go_version()
+    if not go:
+        raise BuildFailed("offline image builds need Go (none on PATH). Install Go >= "
+                          f"{pins.go_minimum}, or use `proxylab images build --pull` where a registry answers")
+    specs = {s.name: s for s in gobuild.go_builds(pins)}
+    outs = {name: spec.out_dir for name, spec in specs.items()}
+    steps: list[Step] = []
+    for spec in specs.values():
+        step = _go_step(spec, go)
+        if spec.cgo:
+            inner = step.action
+            step.action = lambda inner=inner: (apt_install("gcc", "libc6-dev", "libseccomp-dev"), inner())[1]
+        steps.append(step)
+    go_keys = {s.name: s.key for s in steps}
+
+    pause_out = cache_dir() / "out" / "pause"
+    steps.append(Step("pause", content_hash(pins.pause, pins.kubernetes), lambda: gobuild.build_pause(pins, pause_out),
+                      f"pause {pins.pause} (gcc -static)", lambda: (pause_out / "pause").is_file()))
+
+    base_key = content_hash(pins.debian_suite, rootfs.debian_mirror())
+    steps.append(Step("base-image", base_key,
+                      lambda: rootfs.build_base_image(pins.debian_suite, cat.base,
+                                                      dockerbuild.label_for(base_key)),
+                      f"{cat.base} (debootstrap {pins.debian_suite})", lambda: _image_present(cat.base, base_key)))
+
+    tmpl = dockerbuild.TEMPLATES
+    kb_key = content_hash(base_key, tmpl / "kind-base.Dockerfile.j2", pins.kind, pins.pause,
+                          [go_keys[n] for n in ("containerd", "runc", "crictl", "cni-plugins")])
+
+    def build_kind_base() -> None:
+        ctx = _prepare_kind_base_context(pins, outs)
+        dockerbuild.build(ctx, "kind-base.Dockerfile.j2", [cat.node_base], base=cat.base,
+                          label=dockerbuild.label_for(kb_key))
+
+    steps.append(Step("kind-base-image", kb_key, build_kind_base, f"{cat.node_base} (systemd, containerd, runc, CNI)",
+                      lambda: _image_present(cat.node_base, kb_key)))
+
+    binaries = {"kube-apiserver": outs["kubernetes"], "kube-controller-manager": outs["kubernetes"],
+                "kube-scheduler": outs["kubernetes"], "etcd": outs["etcd"], "coredns": outs["coredns"],
+                "pause": pause_out}
+    source_key = {"etcd": go_keys["etcd"], "coredns": go_keys["coredns"], "pause": steps[len(specs)].key}
+    component_keys: list[str] = []
+    for component, ref in cat.control_plane().items():
+        if component == "kube-proxy":
+            key = content_hash(go_keys["kubernetes"], base_key, tmpl / "kube-proxy.Dockerfile.j2", tmpl / "select-iptables")
+
+            def build_proxy(ref: str = ref, key: str = key) -> None:
+                ctx = dockerbuild.context_dir("kube-proxy")
+                shutil.copy2(outs["kubernetes"] / "kube-proxy", ctx / "kube-proxy")
+                shutil.copy2(tmpl / "select-iptables", ctx / "select-iptables")
+                dockerbuild.build(ctx, "kube-proxy.Dockerfile.j2", [ref], base=cat.base, label=dockerbuild.label_for(key))
+            action = build_proxy
+        else:
+            src = binaries[component]
+            key = content_hash(source_key.get(component, go_keys["kubernetes"]), component, tmpl / "scratch-binary.Dockerfile.j2")
+            path = {"coredns": "/coredns", "pause": "/pause"}.get(component, f"/usr/local/bin/{component}")
+
+            def build_scratch(ref: str = ref, key: str = key, src: Path = src, component: str = component,
+                              path: str = path) -> None:
+                ctx = dockerbuild.context_dir(component)
+                shutil.copy2(src / component, ctx / component)
+                dockerbuild.build(ctx, "scratch-binary.Dockerfile.j2", [ref], binary=component, path=path,
+                                  user="65535:65535" if component == "pause" else "",
+                                  label=dockerbuild.label_for(key))
+            action = build_scratch
+        component_keys.append(key)
+        steps.append(Step(f"image-{component}", key, action, ref, lambda ref=ref, key=key: _image_present(ref, key)))
+
+    node_key = content_hash(kb_key, go_keys["kubernetes"], component_keys, Path(node.__file__))
+    images = list(cat.control_plane().values())
+    steps.append(Step("node-image", node_key,
+                      lambda: node.assemble(node_base=cat.node_base, k8s_bin=outs["kubernetes"], version=pins.kubernetes,
+                                            images=images, ref=cat.node, key=node_key),
+                      f"{cat.node} (preloaded: {len(images)} images)", lambda: _image_present(cat.node, node_key)))
+    steps.append(echo_step(cat, go))
+    return steps
+
+
+def _pull_steps(pins: Pins, cat: Catalog) -> list[Step]:
+    def pull(src: str, dst: str) -> None:
+        run(["docker", "pull", src], timeout=1800, hint=f"could not pull {src}; try `--offline`")
+        run(["docker", "tag", src, dst])
+
+    steps = []
+    for src, dst in ((pins.kind_node_image, cat.node), (f"docker.io/library/debian:{pins.debian_suite}-slim", cat.base)):
+        key = content_hash("pull", src)
+        steps.append(Step(f"pull-{dst.split('/')[-1].split(':')[0]}", key, lambda s=src, d=dst: pull(s, d),
+                          f"{src} -> {dst}", lambda d=dst: docker.image_exists(d)))
+    return steps
+
+
+def build_all(strategy: str = "auto") -> str:
+    """Obtain every image; returns the strategy used ('pull' or 'offline')."""
+    docker.require_engine()
+    pins = load_pins()
+    cat = Catalog(pins)
+    chosen = resolve_strategy(strategy)
+    kind_spec = next(s for s in gobuild.go_builds(pins) if s.name == "kind")
+    if chosen == "offline":
+        steps = _offline_steps(pins, cat)
+    else:
+        go = go_version()
+        if not go:
+            raise BuildFailed("the kind CLI is built from the Go module proxy on both paths; install Go "
+                              f">= {pins.go_minimum}")
+        steps = [_go_step(kind_spec, go), *_pull_steps(pins, cat), echo_step(cat, go)]
+    print(f"images: strategy {chosen} (requested {strategy}); cache {cache_dir()}", flush=True)
+    runner = StepRunner(len(steps))
+    for step in steps:
+        runner.run(step)
+    _install_kind(kind_spec)
+    (cache_dir() / "strategy").write_text(chosen + "\n")
+    print(f"images: {len(runner.built)} built, {len(runner.cached)} cached; node image {cat.node}", flush=True)
+    return chosen
+
+
+def last_strategy() -> str:
+    path = cache_dir() / "strategy"
+    return path.read_text().strip() if path.exists() else "unknown"

@@ -1,0 +1,3 @@
+module proxylab.dev/echo
+
+go 1.22

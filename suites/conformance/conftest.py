@@ -1,0 +1,67 @@
+"""Fixtures shared by the conformance suite."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from kubernetes import client
+
+from proxylab import kube, manifests
+from proxylab.cluster import ClusterInfo
+from proxylab.images.catalog import Catalog
+from proxylab.versions import load_pins
+from proxylab.wait import wait_for
+
+
+@dataclass
+class Namespace:
+    """A throw-away namespace on the session cluster with helpers to create and probe in it."""
+
+    api: client.ApiClient
+    name: str
+    cluster: ClusterInfo
+
+    @property
+    def image(self) -> str:
+        return Catalog(load_pins()).echo
+
+    @property
+    def workers(self) -> list[str]:
+        return [n for n in self.cluster.nodes if "control-plane" not in n]
+
+    def apply(self, obj: dict[str, Any]) -> Any:
+        return kube.apply(self.api, obj, namespace=self.name)
+
+    def core(self) -> client.CoreV1Api:
+        return client.CoreV1Api(self.api)
+
+    def wait_ready(self, selector: str, count: int, timeout: float = 120) -> float:
+        return wait_for(lambda: kube.pod_ready(self.api, self.name, selector, count), timeout=timeout,
+                        what=f"{count} ready pods matching {selector} in {self.name}")
+
+    def probe(self, pod: str, *args: str, timeout: float = 120) -> dict[str, Any]:
+        """Run `/echo <args>` in ``pod`` and parse its JSON answer."""
+        res = kube.exec_in_pod(self.api, self.name, pod, ["/echo", *args], timeout=timeout)
+        if res.returncode != 0:
+            raise AssertionError(f"probe {args} in {pod} exited {res.returncode}: {res.stderr or res.stdout}")
+        parsed: dict[str, Any] = json.loads(res.stdout.strip().splitlines()[-1])
+        return parsed
+
+
+@pytest.fixture(scope="module")
+def namespace(cluster: ClusterInfo, request: pytest.FixtureRequest) -> Iterator[Namespace]:
+    api = kube.api_client(cluster.kubeconfig)
+    base = request.module.__name__.rsplit(".", 1)[-1].replace("_", "-")[:40]
+    ns = Namespace(api, f"{base}-{uuid.uuid4().hex[:6]}", cluster)
+    kube.apply(api, manifests.namespace(ns.name))
+    wait_for(lambda: (bool(client.CoreV1Api(api).list_namespaced_service_account(ns.name).items),
+                      "waiting for the default service account"), timeout=60, what=f"namespace {ns.name}")
+    try:
+        yield ns
+    finally:
+        kube.delete_namespace(api, ns.name)

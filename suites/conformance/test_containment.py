@@ -1,0 +1,79 @@
+"""The containment guard: untranslated traffic to in-cluster ranges never leaves the host.
+
+An address inside the service CIDR that no Service uses is, by definition, not programmed by any
+proxy. A connection to it from a node must fail fast (ICMP unreachable from the host's guard
+route, or a reject by the proxy), and not one packet for it may appear on the host's outgoing
+interface. The same holds from a plain container on the kind network outside the cluster, where
+no proxy is involved at all and only the guard stands in the way.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from testcontainers.core.container import DockerContainer
+
+from proxylab import docker as docker_mod
+from proxylab import guard
+from proxylab.cluster import NETWORK, ClusterInfo
+from proxylab.images.catalog import Catalog
+from proxylab.shell import run
+from proxylab.versions import load_pins
+
+pytestmark = pytest.mark.e2e
+
+UNUSED_SERVICE_IP = "10.111.222.233"  # inside 10.96.0.0/12; the allocator picks randomly, so check it is free
+UNUSED_POD_IP = "10.244.250.250"  # inside 10.244.0.0/16, beyond any /24 node podCIDR a small cluster gets
+FAIL_FAST_SECONDS = 3.0
+
+
+def _assert_unused(cluster: ClusterInfo, ip: str) -> None:
+    res = run(["docker", "exec", cluster.nodes[0], "kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf",
+               "get", "svc", "-A", "-o", "jsonpath={.items[*].spec.clusterIP}"], check=False)
+    if ip in res.stdout.split():
+        pytest.skip(f"{ip} happens to be allocated in this cluster; rerun")
+
+
+def test_guard_routes_are_installed(cluster: ClusterInfo, metrics: dict[str, object]) -> None:
+    routes = guard.installed_routes()
+    metrics.update(routes=routes)
+    assert set(guard.GUARDED_CIDRS) <= set(routes), f"guard routes missing: {routes}"
+
+
+@pytest.mark.parametrize("target", [UNUSED_SERVICE_IP, UNUSED_POD_IP])
+def test_unprogrammed_address_from_a_node_fails_fast_and_never_leaves_the_host(
+        cluster: ClusterInfo, target: str, metrics: dict[str, object]) -> None:
+    _assert_unused(cluster, target)
+    node = next(n for n in cluster.nodes if "worker" in n)
+    iface = guard.default_interface()
+    with guard.PacketWatch(iface, target) as watch:
+        t0 = time.monotonic()
+        res = run(["docker", "exec", node, "curl", "-sS", "--max-time", "10", f"http://{target}:80/"], check=False)
+        seconds = time.monotonic() - t0
+    metrics.update(node=node, target=target, seconds=round(seconds, 3), curl=res.stdout.strip()[-200:],
+                   packets_on_uplink=watch.seen, interface=iface)
+    assert res.returncode != 0, f"a connection to unprogrammed {target} succeeded: {res.stdout}"
+    assert seconds < FAIL_FAST_SECONDS, f"failure took {seconds:.1f}s (a timeout, not a fast reject)"
+    assert watch.seen == 0, f"{watch.seen} packets to {target} left the host on {iface}"
+
+
+def test_outside_container_cannot_reach_cluster_ranges(cluster: ClusterInfo, metrics: dict[str, object]) -> None:
+    """From the kind network, outside the cluster: only the host's guard route stands in the way."""
+    iface = guard.default_interface()
+    container = (DockerContainer(Catalog(load_pins()).echo)
+                 .with_command(f"connect {UNUSED_SERVICE_IP}:80")
+                 .with_kwargs(network=NETWORK, labels={docker_mod.LABEL: "probe"}))
+    with guard.PacketWatch(iface, UNUSED_SERVICE_IP) as watch:
+        container.start()
+        try:
+            wrapped = container.get_wrapped_container()
+            wrapped.wait(timeout=30)
+            answer = json.loads(wrapped.logs().decode().strip().splitlines()[-1])
+        finally:
+            container.stop()
+    metrics.update(answer=answer, packets_on_uplink=watch.seen)
+    assert not answer["ok"], "an outside container reached an address in the service CIDR"
+    assert answer["ms"] < FAIL_FAST_SECONDS * 1000, f"failure took {answer['ms']} ms"
+    assert watch.seen == 0, f"{watch.seen} packets left the host on {iface}"

@@ -1,0 +1,146 @@
+"""pytest plumbing shared by every suite: options, the session cluster, results.json.
+
+Options: --proxy-mode, --keep-cluster, --reuse-cluster, --results-dir, --run-id, --workers.
+Tests marked ``e2e`` are recorded in ``<results-dir>/<run-id>/<mode>/results.json`` as they
+finish; a test asks for measured values to be recorded through the ``metrics`` fixture.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from proxylab import cluster as cluster_mod
+from proxylab.cluster import ClusterInfo
+from proxylab.errors import ProxylabError, UnknownMode, UnsupportedMode
+from proxylab.images.build import last_strategy
+from proxylab.modes import ProxyMode
+from proxylab.results import ResultsWriter, RunMetadata, TestRecord, git_commit, host_facts, new_run_id
+from proxylab.versions import load_pins
+
+METRICS = pytest.StashKey[dict[str, Any]]()
+SESSION = pytest.StashKey[dict[str, Any]]()
+ITEM_STATE = pytest.StashKey[dict[str, Any]]()
+WRITER = pytest.StashKey[ResultsWriter]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    g = parser.getgroup("proxylab")
+    g.addoption("--proxy-mode", default=os.environ.get("PROXYLAB_MODE", "iptables"),
+                help="proxy mode of the session cluster: " + ", ".join(m.value for m in ProxyMode))
+    g.addoption("--keep-cluster", action="store_true", help="do not delete the cluster at the end")
+    g.addoption("--reuse-cluster", default=None, metavar="NAME", help="run against an existing proxylab cluster")
+    g.addoption("--results-dir", default="results", help="where results/<run-id>/<mode>/results.json goes")
+    g.addoption("--run-id", default=os.environ.get("PROXYLAB_RUN_ID") or new_run_id(),
+                help="groups the modes of one run (default: UTC timestamp)")
+    g.addoption("--workers", type=int, default=2, help="worker nodes of the session cluster")
+
+
+def _sigterm(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # so fixtures tear the cluster down, as on Ctrl-C
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    try:
+        mode = ProxyMode.parse(config.getoption("--proxy-mode"))
+    except UnknownMode as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[SESSION] = {"mode": mode}
+    signal.signal(signal.SIGTERM, _sigterm)
+
+
+def _writer(config: pytest.Config) -> ResultsWriter:
+    if WRITER not in config.stash:
+        mode: ProxyMode = config.stash[SESSION]["mode"]
+        run_id = config.getoption("--run-id")
+        path = Path(config.getoption("--results-dir")) / run_id / mode.value / "results.json"
+        versions = load_pins().as_dict() | {"proxy": f"kube-proxy {load_pins().kubernetes}"
+                                            if mode.facts.uses_kube_proxy else "none"}
+        meta = RunMetadata(run_id=run_id, mode=mode.value, versions=versions, images=last_strategy(),
+                           host=host_facts(), git_commit=git_commit(Path(__file__).parent))
+        config.stash[WRITER] = ResultsWriter(path, meta)
+    return config.stash[WRITER]
+
+
+@pytest.fixture(scope="session")
+def proxy_mode(pytestconfig: pytest.Config) -> ProxyMode:
+    mode: ProxyMode = pytestconfig.stash[SESSION]["mode"]
+    return mode
+
+
+@pytest.fixture(scope="session")
+def cluster(pytestconfig: pytest.Config, proxy_mode: ProxyMode) -> Iterator[ClusterInfo]:
+    """The session's real kind cluster for --proxy-mode (skipped with the reason if unsupported)."""
+    writer = _writer(pytestconfig)
+    reuse = pytestconfig.getoption("--reuse-cluster")
+    try:
+        cluster_mod.check_mode_supported(proxy_mode)
+    except UnsupportedMode as exc:
+        writer.run.mode_status, writer.run.mode_reason = "skipped", str(exc)
+        writer.flush()
+        pytest.skip(str(exc))
+    try:
+        if reuse:
+            info = cluster_mod.load(cluster_mod.normalise_name(reuse, proxy_mode))
+            if info.mode is not proxy_mode:
+                raise pytest.UsageError(f"--reuse-cluster {reuse} runs mode {info.mode.value}, "
+                                        f"not --proxy-mode {proxy_mode.value}")
+        else:
+            info = cluster_mod.up(proxy_mode, workers=pytestconfig.getoption("--workers"))
+    except ProxylabError as exc:
+        writer.run.mode_status, writer.run.mode_reason = "failed", str(exc)
+        writer.flush()
+        raise
+    writer.run.cluster = {"name": info.name, "up_seconds": info.up_seconds, "nodes": info.nodes}
+    writer.flush()
+    try:
+        yield info
+    finally:
+        if not reuse and not pytestconfig.getoption("--keep-cluster"):
+            cluster_mod.down(info.name)
+
+
+@pytest.fixture
+def metrics(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Measured values of the current test, written to results.json whatever the verdict."""
+    store: dict[str, Any] = {}
+    request.node.stash[METRICS] = store
+    return store
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    report: pytest.TestReport = yield
+    if item.get_closest_marker("e2e") is None:
+        return report
+    state = item.stash.setdefault(ITEM_STATE, {"verdict": "passed", "reason": "", "duration": 0.0})
+    state["duration"] += report.duration
+    if report.skipped and state["verdict"] == "passed":
+        state["verdict"] = "skipped"
+        longrepr = report.longrepr
+        state["reason"] = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+    elif report.failed:
+        state["verdict"] = "failed"
+        state["reason"] = (state["reason"] + f" [{report.when}] " if state["reason"] else f"[{report.when}] ") + \
+            (report.longreprtext.strip().splitlines() or [""])[-1][:500]
+    if report.when == "teardown":
+        _writer(item.config).add(TestRecord(id=item.nodeid, verdict=state["verdict"], reason=state["reason"],
+                                            duration=round(state["duration"], 3),
+                                            metrics=item.stash.get(METRICS, {})))
+    return report
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if WRITER in session.config.stash:
+        session.config.stash[WRITER].finish()
+        print(f"\nproxylab results: {session.config.stash[WRITER].path}")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # e2e tests run after unit tests, so a broken pure function fails in seconds, not minutes.
+    items.sort(key=lambda it: it.get_closest_marker("e2e") is not None)

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from proxylab.errors import BuildFailed, ProxylabError
+from proxylab.images.steps import Step, StepRunner, content_hash
+
+
+def test_content_hash_follows_file_content(tmp_path: Path) -> None:
+    f = tmp_path / "a"
+    f.write_text("one")
+    h1 = content_hash({"x": 1}, f)
+    assert content_hash({"x": 1}, f) == h1
+    f.write_text("two")
+    assert content_hash({"x": 1}, f) != h1
+    assert content_hash({"x": 2}, f) != content_hash({"x": 1}, f)
+
+
+def test_steps_run_once_per_key_and_resume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PROXYLAB_CACHE", str(tmp_path))
+    calls: list[str] = []
+    out = tmp_path / "out"
+
+    def make(key: str) -> Step:
+        return Step("s", key, lambda: (calls.append(key), out.write_text(key)) and None, "test step",
+                    lambda: out.exists())
+
+    StepRunner(1, out=lambda s: None).run(make("k1"))
+    StepRunner(1, out=lambda s: None).run(make("k1"))
+    assert calls == ["k1"], "an unchanged step must not rebuild"
+    out.unlink()
+    StepRunner(1, out=lambda s: None).run(make("k1"))
+    assert calls == ["k1", "k1"], "a step whose output vanished must rebuild"
+    StepRunner(1, out=lambda s: None).run(make("k2"))
+    assert calls[-1] == "k2", "a changed input must rebuild"
+
+
+def test_failed_step_leaves_no_stamp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PROXYLAB_CACHE", str(tmp_path))
+
+    def boom() -> None:
+        raise ProxylabError("module example.com/x@v1 not served")
+
+    step = Step("bad", "k", boom, "x")
+    with pytest.raises(BuildFailed, match="example.com/x@v1"):
+        StepRunner(1, out=lambda s: None).run(step)
+    assert not step.up_to_date()

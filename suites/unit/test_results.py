@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from proxylab.results import SCHEMA_VERSION, ResultsWriter, RunMetadata, TestRecord, validate
+
+
+def _meta() -> RunMetadata:
+    return RunMetadata(run_id="r1", mode="iptables", versions={"kubernetes": "v1.34.4"}, images="offline",
+                       host={"kernel": "6", "cpus": 2}, git_commit=None)
+
+
+def test_writer_persists_after_every_record(tmp_path: Path) -> None:
+    path = tmp_path / "r1" / "iptables" / "results.json"
+    w = ResultsWriter(path, _meta())
+    assert json.loads(path.read_text())["tests"] == []
+    w.add(TestRecord("t::a", "passed", metrics={"p": 0.5}))
+    doc = json.loads(path.read_text())
+    assert doc["schema_version"] == SCHEMA_VERSION
+    assert doc["tests"][0]["metrics"] == {"p": 0.5}
+    assert doc["run"]["finished"] is None, "a run still in progress has no finish time"
+    w.add(TestRecord("t::a", "failed", reason="again"))
+    assert [t["verdict"] for t in json.loads(path.read_text())["tests"]] == ["failed"]
+    w.finish()
+    assert json.loads(path.read_text())["run"]["finished"]
+    assert validate(json.loads(path.read_text())) == []
+    assert not list(path.parent.glob("*.tmp")), "temporary file left behind"
+
+
+def test_validate_names_the_problems() -> None:
+    problems = validate({"schema_version": 0, "run": {}, "tests": [{"verdict": "maybe", "metrics": []}]})
+    assert any("schema_version" in p for p in problems)
+    assert any("run.mode missing" in p for p in problems)
+    assert any("verdict" in p for p in problems)
+    assert any("metrics" in p for p in problems)
