@@ -63,6 +63,22 @@ def _cmd_cluster_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_modes(args: argparse.Namespace) -> int:
+    from . import kernel
+
+    rows = []
+    for mode in ProxyMode:
+        ok, reason = kernel.mode_support(mode)
+        rows.append((mode, ok and mode.facts.implemented, reason if mode.facts.implemented else "not implemented yet"))
+    if args.tox_envs:
+        # Every implemented mode gets its env: unsupported ones report their skip reason there.
+        print(",".join(["unit", *(m.value for m in ProxyMode if m.facts.implemented or not args.testable)]))
+        return 0
+    for mode, ok, reason in rows:
+        print(f"{mode.value:<10} {'supported' if ok else 'unsupported':<12} {mode.facts.host_requirement}; {reason}")
+    return 0
+
+
 def _mode_arg(value: str) -> str:
     ProxyMode.parse(value)  # raises UnknownMode with the valid list
     return value
@@ -85,6 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--offline", dest="strategy", action="store_const", const="offline")
     g.add_argument("--auto", dest="strategy", action="store_const", const="auto")
     b.set_defaults(func=_cmd_images_build, strategy="auto")
+
+    m = sub.add_parser("modes", help="list proxy modes and whether this host supports them")
+    m.add_argument("--testable", action="store_true", help="only modes proxylab implements")
+    m.add_argument("--tox-envs", action="store_true", help="print the tox envs of the test command")
+    m.set_defaults(func=_cmd_modes)
 
     c = sub.add_parser("cluster", help="kind clusters, one per proxy mode").add_subparsers(dest="sub", required=True)
     up = c.add_parser("up", help="create a cluster and verify its proxy mode")

@@ -77,3 +77,19 @@ def test_outside_container_cannot_reach_cluster_ranges(cluster: ClusterInfo, met
     assert not answer["ok"], "an outside container reached an address in the service CIDR"
     assert answer["ms"] < FAIL_FAST_SECONDS * 1000, f"failure took {answer['ms']} ms"
     assert watch.seen == 0, f"{watch.seen} packets left the host on {iface}"
+
+
+def test_packet_watch_sees_traffic_it_should(cluster: ClusterInfo, metrics: dict[str, object]) -> None:
+    """Guards the guard's test: the watcher must count packets that do cross an interface.
+
+    Host -> control-plane node traffic crosses the proxylab bridge; if PacketWatch missed it,
+    the "0 packets on the uplink" assertions above would be vacuous.
+    """
+    network = docker_mod.inspect("network", NETWORK)[0]
+    bridge = network.get("Options", {}).get("com.docker.network.bridge.name") or f"br-{network['Id'][:12]}"
+    node_ip = next(iter(docker_mod.inspect("container", cluster.nodes[0])[0]["NetworkSettings"]["Networks"]
+                        .values()))["IPAddress"]
+    with guard.PacketWatch(bridge, node_ip) as watch:
+        run(["curl", "-sk", "--max-time", "5", f"https://{node_ip}:6443/healthz"], check=False)
+    metrics.update(interface=bridge, target=node_ip, packets=watch.seen)
+    assert watch.seen > 0, f"PacketWatch saw no packets to {node_ip} on {bridge}"
