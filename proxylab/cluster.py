@@ -147,6 +147,8 @@ def up(mode: ProxyMode, workers: int = 2, name: str | None = None) -> ClusterInf
     except BaseException:
         _export_logs(name, cdir / "logs")
         _delete(name)
+        for line in _cleanup_if_last():
+            print(f"cleanup: {line}", flush=True)
         raise
 
 
@@ -226,7 +228,6 @@ def _delete(name: str) -> None:
         for child in cdir.iterdir():
             if child != logs:
                 shutil.rmtree(child) if child.is_dir() else child.unlink()
-    _cleanup_if_last()
 
 
 def _cleanup_if_last() -> list[str]:

@@ -88,7 +88,8 @@ class PacketWatch:
     def __post_init__(self) -> None:
         self._stop = threading.Event()
         self._dst = ipaddress.IPv4Address(self.destination).packed
-        self._sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.ntohs(0x0800))
+        # ETH_P_ALL: outgoing frames are only delivered to "all protocols" taps, not to ETH_P_IP ones.
+        self._sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.ntohs(0x0003))
         self._sock.bind((self.interface, 0))
         self._sock.settimeout(0.2)
         self._thread = threading.Thread(target=self._loop, daemon=True)
