@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 from .. import docker
@@ -84,6 +85,36 @@ def echo_step(cat: Catalog, go: str) -> Step:
                 lambda: _image_present(cat.echo, key))
 
 
+# Debian bookworm's python3 is 3.11; gevent/pyzmq ship manylinux_2_28 wheels only (glibc 2.36 is fine).
+LOCUST_PYTHON = "3.11"
+LOCUST_PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_17_x86_64", "manylinux_2_28_x86_64")
+
+
+def locust_step(pins: Pins, cat: Catalog) -> Step:
+    """The load generator image: base + Debian python3 + locust from wheels downloaded on the host.
+
+    pip runs on the host (which reaches PyPI with its own CA bundle); the build only installs
+    with --no-index, so no CA bundle ever enters the image.
+    """
+    version = pins.raw["locust"]["version"]
+    template = dockerbuild.TEMPLATES / "locust.Dockerfile.j2"
+    key = content_hash(version, LOCUST_PYTHON, LOCUST_PLATFORMS, template, cat.base)
+
+    def build_locust() -> None:
+        ctx = dockerbuild.context_dir("locust")
+        platforms = [arg for p in LOCUST_PLATFORMS for arg in ("--platform", p)]
+        run([sys.executable, "-m", "pip", "download", "--quiet", "--dest", str(ctx / "wheels"),
+             "--only-binary=:all:", "--python-version", LOCUST_PYTHON, "--implementation", "cp",
+             *platforms, f"locust=={version}"], timeout=900,
+            hint=f"downloading the locust {version} wheels from PyPI failed; check the host's pip "
+                 "configuration (PIP_INDEX_URL, PIP_CERT)")
+        dockerbuild.build(ctx, "locust.Dockerfile.j2", [cat.locust], base=cat.base, version=version,
+                          user="65532:65532", label=dockerbuild.label_for(key))
+
+    return Step("image-locust", key, build_locust, f"{cat.locust} (locust {version}, python {LOCUST_PYTHON})",
+                lambda: _image_present(cat.locust, key))
+
+
 def _offline_steps(pins: Pins, cat: Catalog) -> list[Step]:
     go = go_version()
     if not go:
@@ -160,6 +191,7 @@ def _offline_steps(pins: Pins, cat: Catalog) -> list[Step]:
                                             images=images, ref=cat.node, key=node_key),
                       f"{cat.node} (preloaded: {len(images)} images)", lambda: _image_present(cat.node, node_key)))
     steps.append(echo_step(cat, go))
+    steps.append(locust_step(pins, cat))
     return steps
 
 
@@ -190,7 +222,7 @@ def build_all(strategy: str = "auto") -> str:
         if not go:
             raise BuildFailed("the kind CLI is built from the Go module proxy on both paths; install Go "
                               f">= {pins.go_minimum}")
-        steps = [_go_step(kind_spec, go), *_pull_steps(pins, cat), echo_step(cat, go)]
+        steps = [_go_step(kind_spec, go), *_pull_steps(pins, cat), echo_step(cat, go), locust_step(pins, cat)]
     print(f"images: strategy {chosen} (requested {strategy}); cache {cache_dir()}", flush=True)
     runner = StepRunner(len(steps))
     for step in steps:

@@ -32,9 +32,14 @@ class Catalog:
         """The echo backend and probe client (proxylab/images/echo), loaded into clusters."""
         return f"{LOCAL}/echo:{self.pins.raw['proxylab_images']['echo']}"
 
+    @property
+    def locust(self) -> str:
+        """The load generator (locust master/workers, loadgen/), loaded into clusters."""
+        return f"{LOCAL}/locust:{self.pins.raw['proxylab_images']['locust']}"
+
     def fixture_images(self) -> list[str]:
         """Images `cluster up` loads into every new cluster (not preloaded into the node image)."""
-        return [self.echo]
+        return [self.echo, self.locust]
 
     def control_plane(self) -> dict[str, str]:
         """Component -> upstream reference (what kubeadm asks for, given our kind config)."""
