@@ -13,7 +13,7 @@ from ..paths import bin_dir, cache_dir, kind_binary
 from ..provision import apt_install
 from ..shell import run
 from ..versions import Pins, load_pins
-from . import dockerbuild, gobuild, node, rootfs
+from . import dockerbuild, gobuild, node, pyimage, rootfs
 from .catalog import Catalog
 from .steps import Step, StepRunner, content_hash
 
@@ -115,6 +115,20 @@ def locust_step(pins: Pins, cat: Catalog) -> Step:
                 lambda: _image_present(cat.locust, key))
 
 
+OPERATORS_SRC = Path(__file__).resolve().parents[2] / "operators"
+
+
+def operator_step(pins: Pins, cat: Catalog, base_key: str) -> Step:
+    """The fixture operator (kopf) image: built from this repository on both paths."""
+    requirements = [f"kopf=={pins.raw['operator']['kopf']}", f"kubernetes=={pins.raw['operator']['kubernetes']}"]
+    key = content_hash(OPERATORS_SRC, requirements, base_key, dockerbuild.TEMPLATES / "python-app.Dockerfile.j2")
+    return Step("image-operator", key,
+                lambda: pyimage.build_python_image(name="operator", ref=cat.operator, base=cat.base,
+                                                   requirements=requirements, sources={"operators": OPERATORS_SRC},
+                                                   label=dockerbuild.label_for(key)),
+                f"{cat.operator} (kopf {pins.raw['operator']['kopf']})", lambda: _image_present(cat.operator, key))
+
+
 def _offline_steps(pins: Pins, cat: Catalog) -> list[Step]:
     go = go_version()
     if not go:
@@ -192,6 +206,7 @@ def _offline_steps(pins: Pins, cat: Catalog) -> list[Step]:
                       f"{cat.node} (preloaded: {len(images)} images)", lambda: _image_present(cat.node, node_key)))
     steps.append(echo_step(cat, go))
     steps.append(locust_step(pins, cat))
+    steps.append(operator_step(pins, cat, base_key))
     return steps
 
 
@@ -222,7 +237,9 @@ def build_all(strategy: str = "auto") -> str:
         if not go:
             raise BuildFailed("the kind CLI is built from the Go module proxy on both paths; install Go "
                               f">= {pins.go_minimum}")
-        steps = [_go_step(kind_spec, go), *_pull_steps(pins, cat), echo_step(cat, go), locust_step(pins, cat)]
+        pulled = _pull_steps(pins, cat)
+        steps = [_go_step(kind_spec, go), *pulled, echo_step(cat, go), locust_step(pins, cat),
+                 operator_step(pins, cat, pulled[-1].key)]
     print(f"images: strategy {chosen} (requested {strategy}); cache {cache_dir()}", flush=True)
     runner = StepRunner(len(steps))
     for step in steps:

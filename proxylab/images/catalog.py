@@ -37,9 +37,14 @@ class Catalog:
         """The load generator (locust master/workers, loadgen/), loaded into clusters."""
         return f"{LOCAL}/locust:{self.pins.raw['proxylab_images']['locust']}"
 
+    @property
+    def operator(self) -> str:
+        """The ServiceFixture operator (operators/fixture), loaded into clusters."""
+        return f"{LOCAL}/fixture-operator:{self.pins.raw['proxylab_images']['operator']}"
+
     def fixture_images(self) -> list[str]:
         """Images `cluster up` loads into every new cluster (not preloaded into the node image)."""
-        return [self.echo, self.locust]
+        return [self.echo, self.locust, self.operator]
 
     def control_plane(self) -> dict[str, str]:
         """Component -> upstream reference (what kubeadm asks for, given our kind config)."""

@@ -3,12 +3,16 @@
 //	echo serve            HTTP on $HTTP_PORT (8080) and UDP on $UDP_PORT (8081); each answer is
 //	                      JSON {pod, node, client}; GET /ready reports readiness, which
 //	                      POST /admin/ready and /admin/unready flip; $DELAY_MS adds latency.
-//	echo get URL N        N requests, a new TCP connection each; prints {"counts":{pod:n},"errors":{kind:n}}
+//	echo get URL N        N requests, a new TCP connection each; prints counts per backend, error
+//	                      kinds, and the client IPs the backends saw
+//	echo series URL DURATION_MS INTERVAL_MS  a request every interval; prints [[ms, pod|!error], ...]
+//	echo udp HOST:PORT N  N datagrams from fresh sockets; counts per backend
 //	echo resolve NAME     prints the addresses NAME resolves to, as JSON
 //	echo connect HOST:PORT  one TCP connect; prints {"ok":bool,"error":..., "ms":...}
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +20,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -90,7 +95,21 @@ func serve() {
 		}
 	}()
 	srv := &http.Server{Addr: ":" + env("HTTP_PORT", "8080"), Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	if err := srv.ListenAndServe(); err != nil {
+	// Graceful drain: on SIGTERM turn unready at once, keep serving for $DRAIN_SECONDS (new and
+	// in-flight requests alike, as a real backend behind a terminating endpoint would), then stop
+	// accepting and wait for in-flight requests to finish.
+	go func() {
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+		<-sig
+		ready.Store(false)
+		drain, _ := strconv.Atoi(env("DRAIN_SECONDS", "0"))
+		time.Sleep(time.Duration(drain) * time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	}()
+	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		fmt.Fprintln(os.Stderr, "http:", err)
 		os.Exit(1)
 	}
@@ -111,20 +130,84 @@ func classify(err error) string {
 	return "other"
 }
 
+// fetch makes one request on a new TCP connection; it returns the answer or an error kind.
+func fetch(client *http.Client, url string) (answer, string) {
+	var a answer
+	resp, err := client.Get(url)
+	if err != nil {
+		return a, classify(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return a, "status_" + strconv.Itoa(resp.StatusCode)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&a); err != nil {
+		return a, "bad_answer"
+	}
+	return a, ""
+}
+
+func newClient(timeout time.Duration) *http.Client {
+	return &http.Client{Timeout: timeout, Transport: &http.Transport{DisableKeepAlives: true}}
+}
+
+// get: N sequential requests; per-backend counts, error kinds, and the client IPs backends saw.
 func get(url string, n int) {
-	counts, errs := map[string]int{}, map[string]int{}
-	client := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	counts, errs, clients, nodes := map[string]int{}, map[string]int{}, map[string]int{}, map[string]string{}
+	client := newClient(3 * time.Second)
 	for i := 0; i < n; i++ {
-		resp, err := client.Get(url)
+		a, kind := fetch(client, url)
+		if kind != "" {
+			errs[kind]++
+			continue
+		}
+		counts[a.Pod]++
+		clients[a.Client]++
+		nodes[a.Pod] = a.Node
+	}
+	json.NewEncoder(os.Stdout).Encode(map[string]any{"counts": counts, "errors": errs, "clients": clients, "nodes": nodes})
+}
+
+// series: one request every INTERVAL_MS for DURATION_MS; each sample is [ms since start, pod or "!"+error].
+func series(url string, durationMS, intervalMS int) {
+	client := newClient(time.Duration(max(intervalMS, 500)) * time.Millisecond)
+	start := time.Now()
+	samples := [][2]any{}
+	interval := time.Duration(intervalMS) * time.Millisecond
+	for i := 1; time.Since(start) < time.Duration(durationMS)*time.Millisecond; i++ {
+		t := time.Since(start).Milliseconds()
+		a, kind := fetch(client, url)
+		if kind != "" {
+			samples = append(samples, [2]any{t, "!" + kind})
+		} else {
+			samples = append(samples, [2]any{t, a.Pod})
+		}
+		time.Sleep(time.Until(start.Add(time.Duration(i) * interval)))
+	}
+	json.NewEncoder(os.Stdout).Encode(map[string]any{"samples": samples})
+}
+
+// udp: N datagrams, each from a new socket (new source port); counts per backend.
+func udp(addr string, n int) {
+	counts, errs := map[string]int{}, map[string]int{}
+	buf := make([]byte, 2048)
+	for i := 0; i < n; i++ {
+		conn, err := net.Dial("udp", addr)
 		if err != nil {
 			errs[classify(err)]++
 			continue
 		}
+		conn.SetDeadline(time.Now().Add(time.Second))
 		var a answer
-		err = json.NewDecoder(resp.Body).Decode(&a)
-		resp.Body.Close()
-		if err != nil || resp.StatusCode != 200 {
-			errs["status_"+strconv.Itoa(resp.StatusCode)]++
+		if _, err = conn.Write([]byte("ping")); err == nil {
+			var k int
+			if k, err = conn.Read(buf); err == nil {
+				err = json.Unmarshal(buf[:k], &a)
+			}
+		}
+		conn.Close()
+		if err != nil {
+			errs[classify(err)]++
 			continue
 		}
 		counts[a.Pod]++
@@ -132,21 +215,29 @@ func get(url string, n int) {
 	json.NewEncoder(os.Stdout).Encode(map[string]any{"counts": counts, "errors": errs})
 }
 
+func atoi(s string) int {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		fmt.Fprintln(os.Stderr, "expected a positive integer, got", s)
+		os.Exit(2)
+	}
+	return n
+}
+
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: echo serve | get URL N | resolve NAME | connect HOST:PORT")
+		fmt.Fprintln(os.Stderr, "usage: echo serve | get URL N | series URL DURATION_MS INTERVAL_MS | udp HOST:PORT N | resolve NAME | connect HOST:PORT")
 		os.Exit(2)
 	}
 	switch os.Args[1] {
 	case "serve":
 		serve()
 	case "get":
-		n, err := strconv.Atoi(os.Args[3])
-		if err != nil || n < 1 {
-			fmt.Fprintln(os.Stderr, "N must be a positive integer")
-			os.Exit(2)
-		}
-		get(os.Args[2], n)
+		get(os.Args[2], atoi(os.Args[3]))
+	case "series":
+		series(os.Args[2], atoi(os.Args[3]), atoi(os.Args[4]))
+	case "udp":
+		udp(os.Args[2], atoi(os.Args[3]))
 	case "resolve":
 		addrs, err := net.LookupHost(os.Args[2])
 		out := map[string]any{"name": os.Args[2], "addresses": addrs}
