@@ -79,6 +79,19 @@ def _cmd_modes(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import reports
+
+    data = reports.build([Path(p) for p in args.results], Path(args.output),
+                         history=[Path(p) for p in args.history], threshold=args.threshold / 100,
+                         markdown_summary=Path(args.markdown_summary) if args.markdown_summary else None)
+    print(f"report: {args.output} ({len(data.modes)} modes, {len(data.rows)} tests, {len(data.charts)} charts, "
+          f"{len(data.regressions)} regressions)")
+    return 0
+
+
 def _mode_arg(value: str) -> str:
     ProxyMode.parse(value)  # raises UnknownMode with the valid list
     return value
@@ -120,6 +133,18 @@ def build_parser() -> argparse.ArgumentParser:
     down.set_defaults(func=_cmd_cluster_down)
     ls = c.add_parser("list", help="list proxylab clusters")
     ls.set_defaults(func=_cmd_cluster_list)
+
+    rep = sub.add_parser("report", help="one self-contained HTML report from results.json files")
+    rep.add_argument("results", nargs="+", metavar="RESULTS",
+                     help="results.json files or directories searched recursively (e.g. results/<run-id>)")
+    rep.add_argument("-o", "--output", default="reports/out/index.html", help="the HTML file to write")
+    rep.add_argument("--history", action="append", default=[], metavar="DIR",
+                     help="earlier results (directories or files) for trends and regressions; repeatable")
+    rep.add_argument("--threshold", type=float, default=10.0, metavar="PCT",
+                     help="regression threshold in percent vs the previous run (default 10)")
+    rep.add_argument("--markdown-summary", metavar="FILE",
+                     help="also append a Markdown summary to FILE (e.g. $GITHUB_STEP_SUMMARY)")
+    rep.set_defaults(func=_cmd_report)
     return p
 
 
