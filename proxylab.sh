@@ -43,6 +43,10 @@ fi
 
 if [ "${1:-}" = test ]; then
   shift
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && ! command -v chromium >/dev/null; then
+    say "installing Debian's chromium for the report's browser test"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2
+  fi
   export PROXYLAB_RUN_ID="${PROXYLAB_RUN_ID:-test-$(date -u +%Y%m%d-%H%M%S)}"
   envs="$("$proxylab" modes --testable --tox-envs)"
   say "test run $PROXYLAB_RUN_ID: tox envs $envs"
