@@ -92,6 +92,17 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from . import runner
+    from .results import new_run_id
+
+    return runner.run(runner.parse_modes(args.modes), runner.parse_suites(args.suites),
+                      args.resume or new_run_id(), Path(args.results_dir), resume=bool(args.resume),
+                      history=[Path(p) for p in args.history])
+
+
 def _mode_arg(value: str) -> str:
     ProxyMode.parse(value)  # raises UnknownMode with the valid list
     return value
@@ -145,6 +156,18 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--markdown-summary", metavar="FILE",
                      help="also append a Markdown summary to FILE (e.g. $GITHUB_STEP_SUMMARY)")
     rep.set_defaults(func=_cmd_report)
+
+    run = sub.add_parser("run", help="the main job: every mode's suites on its own cluster, then the report")
+    run.add_argument("--modes", default=None, metavar="M1,M2",
+                     help="comma-separated, of: " + ", ".join(m.value for m in ProxyMode)
+                     + " (default: the implemented ones; unsupported ones are recorded as skipped)")
+    run.add_argument("--suites", default=None, metavar="S1,S2",
+                     help="comma-separated suites under suites/ (default: conformance, performance where present)")
+    run.add_argument("--resume", default=None, metavar="RUN_ID", help="continue RUN_ID: skip modes already finished")
+    run.add_argument("--results-dir", default="results", help="results/<run-id>/<mode>/results.json go here")
+    run.add_argument("--history", action="append", default=[], metavar="DIR",
+                     help="earlier results for the report's trends and regressions; repeatable")
+    run.set_defaults(func=_cmd_run)
     return p
 
 

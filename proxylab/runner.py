@@ -1,0 +1,208 @@
+"""`proxylab run`: every mode's suites in a pytest subprocess, then the report.
+
+One pytest process per mode runs all requested suites against one cluster, which the session
+fixture in ``suites/conftest.py`` creates and deletes; its results land in
+``<results-dir>/<run-id>/<mode>/results.json`` as tests finish. A mode that fails (cluster does
+not come up, tests fail, pytest crashes) is recorded and the run goes on with the next mode.
+Ctrl-C / SIGTERM stop the current pytest (which tears its cluster down), keep every result
+written so far, and still build the report; ``--resume RUN_ID`` reruns only the modes whose
+results.json has no ``run.finished``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from .errors import ProxylabError
+from .modes import ProxyMode
+from .results import ResultsWriter, RunMetadata, git_commit, host_facts
+
+KNOWN_SUITES = ("conformance", "performance")
+REPO = Path(__file__).resolve().parents[1]
+TEARDOWN_GRACE = 180.0  # seconds a stopped pytest gets to delete its cluster
+
+
+def default_modes() -> list[ProxyMode]:
+    return [m for m in ProxyMode if m.facts.implemented]
+
+
+def parse_modes(text: str | None) -> list[ProxyMode]:
+    if not text:
+        return default_modes()
+    return [ProxyMode.parse(name) for name in text.split(",") if name.strip()]
+
+
+def parse_suites(text: str | None, root: Path = REPO) -> list[str]:
+    """Requested suites (default: every known one that exists), refusing ones not written yet."""
+    present = [s for s in KNOWN_SUITES if (root / "suites" / s).is_dir()]
+    if not text:
+        if not present:
+            raise ProxylabError(f"no suites under {root / 'suites'}; run proxylab from a proxylab checkout")
+        return present
+    wanted = [s.strip() for s in text.split(",") if s.strip()]
+    missing = [s for s in wanted if s not in present]
+    if missing:
+        raise ProxylabError(f"suite(s) {', '.join(missing)} do not exist (yet) in {root / 'suites'}; "
+                            f"available: {', '.join(present) or 'none'}")
+    return wanted
+
+
+def results_path(results_dir: Path, run_id: str, mode: ProxyMode) -> Path:
+    return results_dir / run_id / mode.value / "results.json"
+
+
+def is_finished(doc: dict[str, Any] | None) -> bool:
+    """A mode is done when its results.json says the pytest session finished."""
+    return bool(doc and doc.get("run", {}).get("finished"))
+
+
+def modes_to_run(modes: Sequence[ProxyMode], docs: dict[ProxyMode, dict[str, Any] | None]) -> list[ProxyMode]:
+    """The modes a resumed run still has to do: those without a finished results.json."""
+    return [m for m in modes if not is_finished(docs.get(m))]
+
+
+def read_doc(path: Path) -> dict[str, Any] | None:
+    try:
+        doc: dict[str, Any] = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return doc
+
+
+def pytest_argv(mode: ProxyMode, suites: Sequence[str], run_id: str, results_dir: Path,
+                python: str = sys.executable) -> list[str]:
+    junit = results_dir / run_id / mode.value / "junit.xml"
+    return [python, "-m", "pytest", *(f"suites/{s}" for s in suites), "-m", "e2e", "--proxy-mode", mode.value,
+            "--run-id", run_id, "--results-dir", str(results_dir), f"--junitxml={junit}",
+            "-v", "-rfEs", "-p", "no:cacheprovider"]
+
+
+def elapsed(seconds: float) -> str:
+    s = int(seconds)
+    return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def progress(seconds: float, mode: str, suites: Sequence[str], message: str) -> str:
+    """``[proxylab run 00:01:05 iptables/conformance] message``: what, where, and how long so far."""
+    return f"[proxylab run {elapsed(seconds)} {mode}/{','.join(suites)}] {message}"
+
+
+@dataclass(frozen=True)
+class ModeOutcome:
+    mode: str
+    returncode: int
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode in (0, 5)  # 5: nothing collected, e.g. a suite without e2e tests
+
+
+def verdict_line(outcomes: Sequence[ModeOutcome]) -> str:
+    parts = [f"{o.mode} {'ok' if o.ok else f'FAILED (pytest exit {o.returncode})'} in {elapsed(o.seconds)}"
+             for o in outcomes]
+    return "; ".join(parts) or "nothing to run"
+
+
+def _record_crash(path: Path, run_id: str, mode: ProxyMode, returncode: int) -> None:
+    """A mode whose pytest died before writing anything still gets a results.json saying so."""
+    writer = ResultsWriter(path, RunMetadata(run_id=run_id, mode=mode.value, versions={}, images="unknown",
+                                             host=host_facts(), git_commit=git_commit(REPO),
+                                             mode_status="failed",
+                                             mode_reason=f"pytest exited {returncode} before recording any "
+                                                         f"result; see the run's output"))
+    writer.finish()
+
+
+class _Stop(Exception):
+    """SIGTERM or Ctrl-C reached the runner."""
+
+
+def _run_mode(argv: list[str], label: Callable[[str], str], out: Callable[[str], None]) -> int:
+    env = os.environ | {"PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            bufsize=1)
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            out(label(line.rstrip("\n")))
+        return proc.wait()
+    except (KeyboardInterrupt, _Stop):
+        proc.send_signal(signal.SIGTERM)  # the conftest turns this into a clean teardown
+        try:
+            assert proc.stdout is not None
+            deadline = time.monotonic() + TEARDOWN_GRACE
+            for line in proc.stdout:
+                out(label(line.rstrip("\n")))
+                if time.monotonic() > deadline:
+                    break
+            proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        raise
+
+
+def run(modes: Sequence[ProxyMode], suites: Sequence[str], run_id: str, results_dir: Path, *,
+        resume: bool = False, history: Sequence[Path] = (), out: Callable[[str], None] = print) -> int:
+    """Run every mode, build the report; 0 when no mode failed, 1 otherwise, 130 when stopped."""
+    results_dir = results_dir.resolve()
+    t0 = time.monotonic()
+    todo = list(modes)
+    if resume:
+        docs = {m: read_doc(results_path(results_dir, run_id, m)) for m in modes}
+        todo = modes_to_run(modes, docs)
+        done = [m.value for m in modes if m not in todo]
+        out(f"[proxylab run] resuming {run_id}: done {', '.join(done) or 'nothing'}; "
+            f"to run {', '.join(m.value for m in todo) or 'nothing'}")
+    names = ", ".join(m.value for m in todo) or "none left"
+    out(f"[proxylab run] run {run_id}: modes {names}; suites {', '.join(suites)}; results in {results_dir / run_id}")
+
+    def on_term(signum: int, frame: FrameType | None) -> None:
+        raise _Stop
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    outcomes: list[ModeOutcome] = []
+    stopped = False
+    try:
+        for mode in todo:
+            m0 = time.monotonic()
+            out(progress(m0 - t0, mode.value, suites, "starting (cluster up, tests, cluster down)"))
+            path = results_path(results_dir, run_id, mode)
+            code = _run_mode(pytest_argv(mode, suites, run_id, results_dir),
+                             lambda line, mode=mode: progress(time.monotonic() - t0, mode.value, suites, line), out)
+            if read_doc(path) is None:
+                _record_crash(path, run_id, mode, code)
+            outcomes.append(ModeOutcome(mode.value, code, time.monotonic() - m0))
+            out(progress(time.monotonic() - t0, mode.value, suites, verdict_line(outcomes[-1:])))
+    except (KeyboardInterrupt, _Stop):
+        stopped = True
+        out(f"[proxylab run] stopped; results so far are kept. Continue with: proxylab run --resume {run_id}")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    out(f"[proxylab run {elapsed(time.monotonic() - t0)}] {verdict_line(outcomes)}")
+    _report(results_dir / run_id, history, out)
+    if stopped:
+        return 130
+    return 0 if all(o.ok for o in outcomes) else 1
+
+
+def _report(run_dir: Path, history: Sequence[Path], out: Callable[[str], None]) -> None:
+    import reports
+    from reports.load import ReportError
+
+    try:
+        data = reports.build([run_dir], run_dir / "report.html", history=history)
+    except ReportError as exc:
+        out(f"[proxylab run] no report: {exc}")
+        return
+    out(f"[proxylab run] report: {run_dir / 'report.html'} ({len(data.regressions)} regressions)")
