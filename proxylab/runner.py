@@ -178,8 +178,11 @@ def run(modes: Sequence[ProxyMode], suites: Sequence[str], run_id: str, results_
             m0 = time.monotonic()
             out(progress(m0 - t0, mode.value, suites, "starting (cluster up, tests, cluster down)"))
             path = results_path(results_dir, run_id, mode)
-            code = _run_mode(pytest_argv(mode, suites, run_id, results_dir),
-                             lambda line, mode=mode: progress(time.monotonic() - t0, mode.value, suites, line), out)
+
+            def label(line: str, mode: ProxyMode = mode) -> str:
+                return progress(time.monotonic() - t0, mode.value, suites, line)
+
+            code = _run_mode(pytest_argv(mode, suites, run_id, results_dir), label, out)
             if read_doc(path) is None:
                 _record_crash(path, run_id, mode, code)
             outcomes.append(ModeOutcome(mode.value, code, time.monotonic() - m0))

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,7 +22,8 @@ IPT, NFT, IPVS = ProxyMode.IPTABLES, ProxyMode.NFTABLES, ProxyMode.IPVS
 
 
 def test_resume_skips_only_modes_whose_session_finished() -> None:
-    docs = {IPT: {"run": {"finished": "2026-01-01T00:00:00Z"}}, NFT: {"run": {"finished": None}}, IPVS: None}
+    docs: dict[ProxyMode, dict[str, Any] | None] = {
+        IPT: {"run": {"finished": "2026-01-01T00:00:00Z"}}, NFT: {"run": {"finished": None}}, IPVS: None}
     assert modes_to_run([IPT, NFT, IPVS], docs) == [NFT, IPVS]
 
 
