@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -39,8 +40,14 @@ def _go_step(spec: gobuild.GoBuild, go: str) -> Step:
 
 
 def _install_kind(spec: gobuild.GoBuild) -> None:
+    """Copy the built kind CLI into place atomically (it may be running: 'text file busy')."""
     bin_dir().mkdir(parents=True, exist_ok=True)
-    shutil.copy2(spec.out_dir / "kind", kind_binary())
+    src, dst = spec.out_dir / "kind", kind_binary()
+    if dst.exists() and dst.read_bytes() == src.read_bytes():
+        return
+    tmp = dst.with_suffix(".tmp")
+    shutil.copy2(src, tmp)
+    os.replace(tmp, dst)
 
 
 def _prepare_kind_base_context(pins: Pins, outs: dict[str, Path]) -> Path:
