@@ -16,10 +16,12 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from queue import Empty, Queue
 from types import FrameType
 from typing import Any
 
@@ -30,6 +32,8 @@ from .results import ResultsWriter, RunMetadata, git_commit, host_facts
 KNOWN_SUITES = ("conformance", "performance")
 REPO = Path(__file__).resolve().parents[1]
 TEARDOWN_GRACE = 180.0  # seconds a stopped pytest gets to delete its cluster
+HEARTBEAT = 30.0  # seconds of child silence before a "still running" line
+_EOF = "\0eof"
 
 
 def default_modes() -> list[ProxyMode]:
@@ -128,27 +132,49 @@ class _Stop(Exception):
     """SIGTERM or Ctrl-C reached the runner."""
 
 
-def _run_mode(argv: list[str], label: Callable[[str], str], out: Callable[[str], None]) -> int:
+def _lines(proc: subprocess.Popen[str], heartbeat: float) -> Iterator[str | None]:
+    """The child's output lines as they come, and None after each ``heartbeat`` seconds of silence
+    (cluster creation prints nothing for minutes; the runner still shows it is alive)."""
+    queue: Queue[str | None] = Queue()
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            queue.put(line.rstrip("\n"))
+        queue.put(_EOF)
+
+    threading.Thread(target=pump, daemon=True).start()
+    while True:
+        try:
+            line = queue.get(timeout=heartbeat)
+        except Empty:
+            yield None
+            continue
+        if line is _EOF:
+            return
+        yield line
+
+
+def _run_mode(argv: list[str], label: Callable[[str], str], out: Callable[[str], None],
+              heartbeat: float = HEARTBEAT) -> int:
     env = os.environ | {"PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             bufsize=1)
+    lines = _lines(proc, heartbeat)
     try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            out(label(line.rstrip("\n")))
+        for line in lines:
+            out(label("still running" if line is None else line))
         return proc.wait()
     except (KeyboardInterrupt, _Stop):
         proc.send_signal(signal.SIGTERM)  # the conftest turns this into a clean teardown
-        try:
-            assert proc.stdout is not None
-            deadline = time.monotonic() + TEARDOWN_GRACE
-            for line in proc.stdout:
-                out(label(line.rstrip("\n")))
-                if time.monotonic() > deadline:
-                    break
-            proc.wait(timeout=max(1.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        deadline = time.monotonic() + TEARDOWN_GRACE
+        for line in lines:
+            if line is not None:
+                out(label(line))
+            if time.monotonic() > deadline:
+                proc.kill()
+                break
+        proc.wait()
         raise
 
 
