@@ -18,7 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from queue import Empty, Queue
@@ -132,10 +132,9 @@ class _Stop(Exception):
     """SIGTERM or Ctrl-C reached the runner."""
 
 
-def _lines(proc: subprocess.Popen[str], heartbeat: float) -> Iterator[str | None]:
-    """The child's output lines as they come, and None after each ``heartbeat`` seconds of silence
-    (cluster creation prints nothing for minutes; the runner still shows it is alive)."""
-    queue: Queue[str | None] = Queue()
+def _pump(proc: subprocess.Popen[str]) -> Queue[str]:
+    """The child's output lines, fed from a thread so the runner can wait with a timeout."""
+    queue: Queue[str] = Queue()
 
     def pump() -> None:
         assert proc.stdout is not None
@@ -144,15 +143,15 @@ def _lines(proc: subprocess.Popen[str], heartbeat: float) -> Iterator[str | None
         queue.put(_EOF)
 
     threading.Thread(target=pump, daemon=True).start()
-    while True:
-        try:
-            line = queue.get(timeout=heartbeat)
-        except Empty:
-            yield None
-            continue
-        if line is _EOF:
-            return
-        yield line
+    return queue
+
+
+def _next(queue: Queue[str], timeout: float) -> str | None:
+    """The next line, ``_EOF`` at the end, or None after ``timeout`` seconds of silence."""
+    try:
+        return queue.get(timeout=timeout)
+    except Empty:
+        return None
 
 
 def _run_mode(argv: list[str], label: Callable[[str], str], out: Callable[[str], None],
@@ -160,20 +159,23 @@ def _run_mode(argv: list[str], label: Callable[[str], str], out: Callable[[str],
     env = os.environ | {"PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             bufsize=1)
-    lines = _lines(proc, heartbeat)
+    queue = _pump(proc)
     try:
-        for line in lines:
+        while (line := _next(queue, heartbeat)) != _EOF:
+            # cluster creation prints nothing for minutes: show the run is alive
             out(label("still running" if line is None else line))
         return proc.wait()
     except (KeyboardInterrupt, _Stop):
         proc.send_signal(signal.SIGTERM)  # the conftest turns this into a clean teardown
         deadline = time.monotonic() + TEARDOWN_GRACE
-        for line in lines:
+        while time.monotonic() < deadline:
+            line = _next(queue, 1.0)
+            if line == _EOF:
+                break
             if line is not None:
                 out(label(line))
-            if time.monotonic() > deadline:
-                proc.kill()
-                break
+        else:
+            proc.kill()
         proc.wait()
         raise
 
