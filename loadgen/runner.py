@@ -52,12 +52,19 @@ def _diagnose(core: client.CoreV1Api, namespace: str, run_id: str) -> str:
 
 
 def parse_master_log(text: str) -> dict[str, Any]:
-    """The master's result JSON from its log (the last marker line wins)."""
-    for line in reversed(text.splitlines()):
+    """The master's result JSON from its log: lines ``<marker><index> <count> <piece>``, joined."""
+    pieces: dict[int, str] = {}
+    count = 0
+    for line in text.splitlines():
         if line.startswith(RESULT_MARKER):
-            parsed: dict[str, Any] = json.loads(line[len(RESULT_MARKER):])
-            return parsed
-    raise LoadRunFailed("the locust master's log has no PROXYLAB-LOADGEN-RESULT line")
+            index, n, piece = [*line[len(RESULT_MARKER):].split(" ", 2), ""][:3]
+            pieces[int(index)], count = piece, int(n)
+    if not pieces:
+        raise LoadRunFailed("the locust master's log has no PROXYLAB-LOADGEN-RESULT line")
+    if sorted(pieces) != list(range(count)):
+        raise LoadRunFailed(f"the locust master's result is incomplete: pieces {sorted(pieces)} of {count}")
+    parsed: dict[str, Any] = json.loads("".join(pieces[i] for i in range(count)))
+    return parsed
 
 
 def cleanup(api: client.ApiClient, namespace: str, run_id: str) -> None:

@@ -29,6 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lgstats  # shipped next to this file (ConfigMap)
 
 RESULT_MARKER = "PROXYLAB-LOADGEN-RESULT "
+RESULT_CHUNK = 8000
 # Per-second timelines want fresh worker data; locust's default is one report per 3 s.
 locust_runners.WORKER_REPORT_INTERVAL = 1.0
 
@@ -94,7 +95,11 @@ def _targets(opts: Any) -> list[str]:
         raw = [t for t in opts.pl_targets.split(",") if t]
         if not raw:
             raise SystemExit("--pl-targets is empty: give host:port[,host:port...]")
-        _targets_cache.extend(_resolve(t) for t in raw)
+        # Resolve completely before publishing: gethostbyname yields to other users (gevent),
+        # which must never see a half-filled list.
+        resolved = [_resolve(t) for t in raw]
+        if not _targets_cache:
+            _targets_cache[:] = resolved
     return _targets_cache
 
 
@@ -179,5 +184,10 @@ def _quitting(environment: Any, **_kw: Any) -> None:
            "ended": time.time(), "workers_reporting": len(_master["cpu"]), "reports": _master["reports"],
            "seconds": _master["seconds"], "backends": _master["backends"], "cpu": _master["cpu"],
            "master_cpu": _master_cpu, "locust": locust_totals}
-    sys.stdout.write(RESULT_MARKER + json.dumps(out, separators=(",", ":")) + "\n")
+    # Chunked: container runtimes split log lines longer than 16 KiB, and the pod-log API does not
+    # join them back. Each line: marker, index, count, piece (see loadgen.runner.parse_master_log).
+    text = json.dumps(out, separators=(",", ":"))
+    pieces = [text[i:i + RESULT_CHUNK] for i in range(0, len(text), RESULT_CHUNK)] or [""]
+    for i, piece in enumerate(pieces):
+        sys.stdout.write(f"{RESULT_MARKER}{i} {len(pieces)} {piece}\n")
     sys.stdout.flush()

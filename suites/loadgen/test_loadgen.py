@@ -1,0 +1,79 @@
+"""loadgen against a real cluster: keep-alive, new connection per request, pod-IP baseline, no endpoints.
+
+Runs are short and modest (<= 15 s, <= 10 users): the machines have 2 shared cores. Asserted is
+only what must hold whatever the machine's speed; the numbers go to results.json.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from loadgen import LoadResult, LoadSpec, run_load
+from proxylab import manifests
+
+from .conftest import Backends
+
+pytestmark = pytest.mark.e2e
+
+
+def _run(b: Backends, metrics: dict[str, Any], **kwargs: Any) -> LoadResult:
+    spec = LoadSpec(node=b.client_node, **kwargs)
+    res = run_load(b.api, b.namespace, spec)
+    metrics.update(spec=spec.to_json(), result=res.summary(), wall_s=res.wall_s,
+                   timeline=[[s.t, s.requests, s.latency.p99] for s in res.timeline])
+    return res
+
+
+def _consistent(res: LoadResult) -> None:
+    """Our own accounting agrees with locust's, and every success names its backend."""
+    assert res.requests == res.locust["num_requests"], (res.requests, res.locust)
+    assert res.failures == res.locust["num_failures"], (res.failures, res.locust)
+    assert sum(res.backends.values()) == res.requests - res.failures, (res.backends, res.requests)
+    assert sum(s.requests for s in res.timeline) == res.requests
+
+
+def test_keep_alive_through_cluster_ip(backends: Backends, metrics: dict[str, Any]) -> None:
+    res = _run(backends, metrics, targets=(backends.service,), users=10, spawn_rate=10, duration_s=15)
+    _consistent(res)
+    assert res.requests > 0 and res.failures == 0, res.failures_by_kind
+    # kube-proxy balances connections, not requests: 10 kept-alive connections need not cover all 5.
+    assert set(res.backends) <= set(backends.pods), res.backends
+    assert 14 <= len(res.timeline) <= 17, [s.t for s in res.timeline]
+    assert all(s.latency.p99 is not None for s in res.timeline)
+    assert res.workers and all(w.samples for w in res.workers)
+
+
+def test_new_connection_per_request_reaches_every_backend(backends: Backends, metrics: dict[str, Any]) -> None:
+    res = _run(backends, metrics, targets=(backends.service,), users=2, duration_s=10, keep_alive=False)
+    _consistent(res)
+    assert res.failures == 0, res.failures_by_kind
+    assert set(res.backends) == set(backends.pods), res.backends
+
+
+def test_baseline_round_robins_over_pod_ips(backends: Backends, metrics: dict[str, Any]) -> None:
+    users = 2
+    targets = tuple(f"{ip}:{manifests.ECHO_HTTP_PORT}" for ip in backends.pods.values())
+    res = _run(backends, metrics, targets=targets, users=users, duration_s=8)
+    _consistent(res)
+    assert res.failures == 0, res.failures_by_kind
+    assert set(res.backends) == set(backends.pods), res.backends
+    # Each user cycles through the list, so the counts differ by at most one round per user.
+    assert max(res.backends.values()) - min(res.backends.values()) <= users, res.backends
+
+
+def test_request_count_stops_the_run_early(backends: Backends, metrics: dict[str, Any]) -> None:
+    res = _run(backends, metrics, targets=(backends.service,), users=4, max_requests=2000, duration_s=60,
+               rate_per_user=200)
+    _consistent(res)
+    assert res.requests == 2000 and res.failures == 0, (res.requests, res.failures_by_kind)
+    assert res.duration_s < 20, f"the run went on for {res.duration_s} s after 2000 requests"
+
+
+def test_service_without_endpoints_is_refused(backends: Backends, metrics: dict[str, Any]) -> None:
+    res = _run(backends, metrics, targets=(backends.empty,), users=2, duration_s=5, rate_per_user=50)
+    _consistent(res)
+    assert res.requests > 0
+    assert res.failures_by_kind == {"refused": res.requests}, res.failures_by_kind
+    assert res.backends == {}

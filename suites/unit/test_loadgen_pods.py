@@ -1,0 +1,30 @@
+"""The load run's pods are least-privilege and bounded."""
+
+from __future__ import annotations
+
+from loadgen import LoadSpec, pods
+
+
+def test_pods_are_restricted_and_bounded() -> None:
+    spec = LoadSpec(targets=("echo:80",), workers=2, duration_s=20, node="w1")
+    master = pods.master_pod("abc", "proxylab/locust:x", spec)
+    worker = pods.worker_pod("abc", 1, "proxylab/locust:x", spec, "10.244.1.9")
+    for pod in (master, worker):
+        ps = pod["spec"]
+        c = ps["containers"][0]
+        assert ps["restartPolicy"] == "Never"
+        assert ps["activeDeadlineSeconds"] == 20 + pods.DEADLINE_MARGIN_S
+        assert ps["automountServiceAccountToken"] is False
+        assert ps["nodeSelector"] == {"kubernetes.io/hostname": "w1"}
+        sc = c["securityContext"]
+        assert sc["runAsNonRoot"] and sc["readOnlyRootFilesystem"] and not sc["allowPrivilegeEscalation"]
+        assert sc["capabilities"] == {"drop": ["ALL"]}
+        assert "cpu" not in c["resources"]["limits"]
+    args = worker["spec"]["containers"][0]["args"]
+    assert args[args.index("--master-host") + 1] == "10.244.1.9"  # pod IP: control traffic bypasses the proxy
+
+
+def test_configmap_ships_the_agent() -> None:
+    cm = pods.configmap("abc")
+    assert set(cm["data"]) == {"locustfile.py", "lgstats.py"}
+    assert "report_to_master" in cm["data"]["locustfile.py"]
