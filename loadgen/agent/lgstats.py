@@ -40,7 +40,8 @@ def bucket_us(latency_ms: float) -> int:
 
 _ERRNO_KIND = {errno.ECONNREFUSED: "refused", errno.ECONNRESET: "reset", errno.EPIPE: "reset",
                errno.ETIMEDOUT: "timeout", errno.EHOSTUNREACH: "unreachable", errno.ENETUNREACH: "unreachable"}
-_NAME_KIND = (("refused", "refused"), ("reset", "reset"), ("brokenpipe", "reset"), ("connectionclosed", "reset"),
+_NAME_KIND = (("gaierror", "dns"), ("refused", "refused"), ("reset", "reset"), ("brokenpipe", "reset"),
+              ("connectionclosed", "reset"),
               ("timeout", "timeout"), ("badanswer", "bad_answer"))
 
 
@@ -56,7 +57,7 @@ def _chain(exc: BaseException) -> Iterable[BaseException]:
 def classify(exc: BaseException | None, status: int | None) -> str | None:
     """Failure kind of one request, or None for a success.
 
-    Kinds: ``refused``, ``reset``, ``timeout``, ``unreachable`` (connection level, from errno or
+    Kinds: ``refused``, ``reset``, ``timeout``, ``unreachable``, ``dns`` (connection level, from errno or
     the exception class, following ``__cause__``), ``http_<status>``, ``bad_answer``, ``other``.
     Connection-level causes win over the status, because geventhttpclient reports status 0 then.
     """

@@ -15,6 +15,7 @@ import os
 import socket
 import sys
 import time
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -52,7 +53,10 @@ def _options(parser: Any) -> None:
 def _resolve(target: str) -> str:
     """host:port -> ip:port, once, so a new-connection run does not also measure DNS."""
     host, port = target.rsplit(":", 1)
-    return f"{socket.gethostbyname(host)}:{port}"
+    try:
+        return f"{socket.gethostbyname(host)}:{port}"
+    except OSError:
+        return target  # every request then fails, classified "dns", instead of users dying silently
 
 
 class EchoUser(FastHttpUser):
@@ -65,7 +69,8 @@ class EchoUser(FastHttpUser):
         self.headers = {} if opts.pl_keep_alive == "true" else {"Connection": "close"}
         self.left = opts.pl_per_user or -1
         if opts.pl_rate_per_user > 0:
-            self.wait_time = constant_throughput(opts.pl_rate_per_user)
+            # locust's wait-time helpers are unbound functions of the user: bind to this instance.
+            self.wait_time = types.MethodType(constant_throughput(opts.pl_rate_per_user), self)
 
     wait_time = constant(0)
 

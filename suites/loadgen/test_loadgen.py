@@ -74,6 +74,8 @@ def test_request_count_stops_the_run_early(backends: Backends, metrics: dict[str
 def test_service_without_endpoints_is_refused(backends: Backends, metrics: dict[str, Any]) -> None:
     res = _run(backends, metrics, targets=(backends.empty,), users=2, duration_s=5, rate_per_user=50)
     _consistent(res)
-    assert res.requests > 0
+    # Not many: the node rate-limits the ICMP errors behind iptables' REJECT (a burst of ~6, then 1/s
+    # per client), and a SYN whose ICMP answer was suppressed is refused on its retransmit, 1 s later.
+    assert res.requests >= 2
     assert res.failures_by_kind == {"refused": res.requests}, res.failures_by_kind
     assert res.backends == {}

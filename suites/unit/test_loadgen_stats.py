@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import socket
 
 import pytest
 
@@ -32,6 +33,7 @@ class BadStatus(Exception):
     (None, 503, "http_503"),
     (BadStatus(502), 0, "http_502"),
     (lgstats.BadAnswer("not json"), 200, "bad_answer"),
+    (socket.gaierror(-2, "Name or service not known"), 0, "dns"),
     (ValueError("something else"), 0, "other"),
 ])
 def test_classify(exc: BaseException | None, status: int | None, kind: str | None) -> None:
