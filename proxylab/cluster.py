@@ -15,7 +15,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from . import cni, docker, guard, kernel, kindconfig, kube
+from . import cni, docker, guard, kernel, kindconfig, kube, sysctl
 from .errors import ClusterError, UnsupportedMode
 from .images.catalog import Catalog
 from .modes import ProxyMode
@@ -106,6 +106,8 @@ def up(mode: ProxyMode, workers: int = 2, name: str | None = None) -> ClusterInf
         raise ClusterError(f"a kind cluster named {name!r} already exists; use another --name, "
                            f"reuse it, or remove it with `proxylab cluster down {name}`")
     kernel.load_modules_for(mode)
+    for change in sysctl.raise_limits():
+        print(f"host: {change}", flush=True)
     added = guard.install()
     if added:
         print(f"containment guard: unreachable routes added for {', '.join(added)}", flush=True)

@@ -9,7 +9,7 @@ import urllib.request
 from dataclasses import asdict, dataclass
 from functools import cache
 
-from . import docker, guard, kernel
+from . import docker, guard, kernel, sysctl
 from .modes import ProxyMode
 from .paths import kind_binary
 from .shell import run, which
@@ -83,6 +83,10 @@ def checks() -> list[Check]:
         ok, reason = kernel.mode_support(mode)
         note = "" if mode.facts.implemented else " (mode not implemented in proxylab yet)"
         out.append(Check(f"mode {mode.value}", OK if ok else UNSUPPORTED, reason + note))
+    low = sysctl.missing()
+    out.append(Check("inotify limits", INFO if low else OK,
+                     "; ".join(f"{k.replace('/', '.')}={now} < {want}" for k, (now, want) in low.items())
+                     + " (raised automatically by `cluster up`)" if low else "enough for several kind clusters"))
     reach = registry_reachable()
     out.append(Check("registry", INFO, "registry.k8s.io answers: images are pulled (`images build --auto`)"
                      if reach else "no registry answers: images are built from pinned sources "
