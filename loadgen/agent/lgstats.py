@@ -58,7 +58,7 @@ def classify(exc: BaseException | None, status: int | None) -> str | None:
     """Failure kind of one request, or None for a success.
 
     Kinds: ``refused``, ``reset``, ``timeout``, ``unreachable``, ``dns`` (connection level, from errno or
-    the exception class, following ``__cause__``), ``http_<status>``, ``bad_answer``, ``other``.
+    the exception class, following ``__cause__``), ``http_<status>``, ``bad_answer``, ``other:<exception class>``.
     Connection-level causes win over the status, because geventhttpclient reports status 0 then.
     """
     if exc is None and status is not None and 200 <= status < 400:
@@ -84,7 +84,11 @@ def classify(exc: BaseException | None, status: int | None) -> str | None:
         code = getattr(exc, "code", None)
         if isinstance(code, int) and code >= 100:
             return f"http_{code}"
-        return "other"
+        text = str(exc).lower()  # wrappers such as geventhttpclient's ConnectionError keep only the text
+        for needle, kind in (("refused", "refused"), ("reset by peer", "reset"), ("timed out", "timeout")):
+            if needle in text:
+                return kind
+        return f"other:{type(exc).__name__}"
     return None if status is None else "other"
 
 

@@ -34,7 +34,8 @@ class BadStatus(Exception):
     (BadStatus(502), 0, "http_502"),
     (lgstats.BadAnswer("not json"), 200, "bad_answer"),
     (socket.gaierror(-2, "Name or service not known"), 0, "dns"),
-    (ValueError("something else"), 0, "other"),
+    (OSError("[Errno 111] Connection refused (wrapped)"), 0, "refused"),
+    (ValueError("something else"), 0, "other:ValueError"),
 ])
 def test_classify(exc: BaseException | None, status: int | None, kind: str | None) -> None:
     assert lgstats.classify(exc, status) == kind
