@@ -53,7 +53,9 @@ class ExecResult:
 def exec_in_pod(api: client.ApiClient, namespace: str, pod: str, argv: list[str], timeout: float = 120,
                 container: str | None = None) -> ExecResult:
     """Run ``argv`` in a pod (like `kubectl exec`), returning its exit code and both streams."""
-    core = client.CoreV1Api(api)
+    # stream() temporarily swaps the ApiClient's request function, so an exec sharing the client with
+    # other threads' API calls breaks them: every exec gets a client of its own.
+    core = client.CoreV1Api(client.ApiClient(api.configuration))
     kwargs = {"container": container} if container else {}
     resp = stream(core.connect_get_namespaced_pod_exec, pod, namespace, command=argv, stderr=True, stdin=False,
                   stdout=True, tty=False, _preload_content=False, **kwargs)

@@ -73,4 +73,5 @@ def probe_pod(name: str, image: str, node: str | None = None) -> dict[str, Any]:
     }
     if node:
         spec["nodeSelector"] = {"kubernetes.io/hostname": node}
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": {"role": "probe"}}, "spec": spec}
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "labels": {"role": "probe", "probe-name": name}}, "spec": spec}

@@ -105,6 +105,16 @@ def cluster(pytestconfig: pytest.Config, proxy_mode: ProxyMode) -> Iterator[Clus
             cluster_mod.down(info.name)
 
 
+@pytest.fixture(scope="session")
+def fixture_operator(cluster: ClusterInfo) -> float:
+    """The ServiceFixture operator installed in the session cluster; returns install seconds."""
+    from operators.fixture import deploy
+    from proxylab import kube
+    from proxylab.images.catalog import Catalog
+
+    return deploy.install(kube.api_client(cluster.kubeconfig), Catalog(load_pins()).operator)
+
+
 @pytest.fixture
 def metrics(request: pytest.FixtureRequest) -> dict[str, Any]:
     """Measured values of the current test, written to results.json whatever the verdict."""
@@ -143,4 +153,6 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # e2e tests run after unit tests, so a broken pure function fails in seconds, not minutes.
-    items.sort(key=lambda it: it.get_closest_marker("e2e") is not None)
+    # Tests that break the cluster on purpose (and repair it) run last of all.
+    items.sort(key=lambda it: (it.get_closest_marker("e2e") is not None,
+                               it.get_closest_marker("disruptive") is not None))

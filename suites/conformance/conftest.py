@@ -1,16 +1,17 @@
-"""Fixtures shared by the conformance suite."""
+"""Fixtures shared by the conformance suite: a namespace per module with probe helpers."""
 
 from __future__ import annotations
 
 import json
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from kubernetes import client
 
+from operators.fixture import client as fixtures
 from proxylab import kube, manifests
 from proxylab.cluster import ClusterInfo
 from proxylab.images.catalog import Catalog
@@ -25,6 +26,7 @@ class Namespace:
     api: client.ApiClient
     name: str
     cluster: ClusterInfo
+    probes: set[str] = field(default_factory=set)
 
     @property
     def image(self) -> str:
@@ -44,6 +46,31 @@ class Namespace:
         return wait_for(lambda: kube.pod_ready(self.api, self.name, selector, count), timeout=timeout,
                         what=f"{count} ready pods matching {selector} in {self.name}")
 
+    def fixture(self, name: str, spec: dict[str, Any], wait: bool = True) -> fixtures.Fixture:
+        """Create a ServiceFixture through the operator (and wait until all backends are ready)."""
+        fx = fixtures.create(self.api, self.name, name, spec)
+        if wait:
+            fx.wait_ready()
+        return fx
+
+    def probe_pod(self, name: str, node: str | None = None) -> str:
+        """A client pod (the echo image, idle) on ``node``; created once per namespace and name."""
+        if name not in self.probes:
+            self.apply(manifests.probe_pod(name, self.image, node=node))
+            wait_for(lambda: kube.pod_ready(self.api, self.name, f"probe-name={name}", 1), timeout=120,
+                     what=f"probe pod {name}")
+            self.probes.add(name)
+        return name
+
+    def wait_serving(self, pod: str, url: str, timeout: float = 30) -> float:
+        """Poll from ``pod`` until ``url`` answers: a fixture's endpoints being Ready in the API does not
+        mean every node's proxy has programmed them yet. Returns the seconds it took."""
+        return wait_for(lambda: (not (a := self.probe(pod, "get", url, "1"))["errors"], f"last answer {a}"),
+                        timeout=timeout, what=f"{url} answering from {pod}", interval=0.2)
+
+    def pod_ip(self, pod: str) -> str:
+        return str(self.core().read_namespaced_pod(pod, self.name).status.pod_ip)
+
     def probe(self, pod: str, *args: str, timeout: float = 120) -> dict[str, Any]:
         """Run `/echo <args>` in ``pod`` and parse its JSON answer."""
         res = kube.exec_in_pod(self.api, self.name, pod, ["/echo", *args], timeout=timeout)
@@ -54,7 +81,7 @@ class Namespace:
 
 
 @pytest.fixture(scope="module")
-def namespace(cluster: ClusterInfo, request: pytest.FixtureRequest) -> Iterator[Namespace]:
+def namespace(cluster: ClusterInfo, fixture_operator: float, request: pytest.FixtureRequest) -> Iterator[Namespace]:
     api = kube.api_client(cluster.kubeconfig)
     base = request.module.__name__.rsplit(".", 1)[-1].replace("_", "-")[:40]
     ns = Namespace(api, f"{base}-{uuid.uuid4().hex[:6]}", cluster)

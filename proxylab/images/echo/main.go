@@ -71,7 +71,13 @@ func serve() {
 		delayMS.Store(int64(ms))
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		if d := delayMS.Load(); d > 0 {
+		// Latency: the backend-wide fault delay plus an optional per-request ?delay_ms=N (used to
+		// hold a request in flight while its backend drains).
+		d := delayMS.Load()
+		if q, err := strconv.Atoi(r.URL.Query().Get("delay_ms")); err == nil && q > 0 && q <= 60000 {
+			d += int64(q)
+		}
+		if d > 0 {
 			time.Sleep(time.Duration(d) * time.Millisecond)
 		}
 		host, _, _ := net.SplitHostPort(r.RemoteAddr)

@@ -1,0 +1,45 @@
+"""Assertions shared by the conformance tests and by the harness self-test that breaks the
+cluster on purpose (test_harness_detects_breakage.py): the same check must go red there."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from proxylab.stats import Fairness, fairness
+
+from .conftest import Namespace
+
+
+def assert_all_backends_answer(ns: Namespace, client_pod: str, url: str, backends: set[str], requests: int,
+                               metrics: dict[str, Any], key: str) -> dict[str, int]:
+    """Every request succeeds and every backend answers at least once."""
+    answer = ns.probe(client_pod, "get", url, str(requests))
+    metrics[key] = {"counts": answer["counts"], "errors": answer["errors"], "requests": requests}
+    assert answer["errors"] == {}, f"{key}: requests failed: {answer['errors']}"
+    assert set(answer["counts"]) == backends, \
+        f"{key}: answered by {sorted(answer['counts'])}, expected every backend {sorted(backends)}"
+    counts: dict[str, int] = answer["counts"]
+    return counts
+
+
+def assert_fair(counts: dict[str, int], backends: list[str], metrics: dict[str, Any]) -> Fairness:
+    """Chi-square goodness of fit (alpha 0.001) and no backend > 20 % off its share."""
+    result = fairness(counts, backends, alpha=0.001, deviation_bound=0.20)
+    metrics.update(result.as_metrics())
+    assert result.p_value >= result.alpha, \
+        f"distribution rejected as non-uniform: chi2={result.chi2:.1f}, p={result.p_value:.2e} < {result.alpha}"
+    assert result.max_relative_deviation <= result.deviation_bound, \
+        f"a backend is {result.max_relative_deviation:.0%} off its fair share (bound 20 %): {result.counts}"
+    return result
+
+
+def assert_victim_excluded(samples: list[list[Any]], victim: str, after_ms: float, bound_s: float,
+                           metrics: dict[str, Any], key: str) -> float:
+    """After ``after_ms`` the victim stops answering within ``bound_s`` and never answers again."""
+    from proxylab.stats import converged_at
+
+    ms = converged_at([(int(t), str(w)) for t, w in samples], after_ms, lambda who: who != victim)
+    metrics[key] = None if ms is None else round(ms / 1000, 3)
+    assert ms is not None, f"{victim} still received new connections at the end of the probe"
+    assert ms / 1000 <= bound_s, f"{victim} kept receiving connections for {ms / 1000:.1f}s (bound {bound_s}s)"
+    return ms / 1000

@@ -1,0 +1,63 @@
+"""A backend turned unready (without being killed) stops receiving new connections; once ready
+again it gets them back. Both convergence times are recorded and bounded by the 30 s that the
+upstream Kubernetes e2e tests allow."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from .checks import assert_victim_excluded
+from .conftest import Namespace
+
+pytestmark = pytest.mark.e2e
+
+BOUND_S = 30.0
+INTERVAL_MS = 50
+
+
+def run_series(ns: Namespace, client: str, url: str, duration_ms: int) -> tuple[threading.Thread, dict[str, Any], float]:
+    """Start `echo series` in the background; returns (thread, result holder, host time at start)."""
+    holder: dict[str, Any] = {}
+
+    def target() -> None:
+        holder.update(ns.probe(client, "series", url, str(duration_ms), str(INTERVAL_MS), timeout=duration_ms / 1000 + 60))
+
+    thread = threading.Thread(target=target, daemon=True)
+    started = time.monotonic()
+    thread.start()
+    return thread, holder, started
+
+
+def test_unready_backend_is_excluded_then_readmitted(namespace: Namespace, metrics: dict[str, Any]) -> None:
+    fx = namespace.fixture("ready", {"replicas": 3})
+    st = fx.status()
+    victim = sorted(e["pod"] for e in st["endpoints"])[0]
+    client = namespace.probe_pod("client", namespace.workers[0])
+    url = f"http://{st['service']['clusterIP']}/"
+    namespace.wait_serving(client, url)
+
+    thread, holder, t0 = run_series(namespace, client, url, 24_000)
+    time.sleep(3)
+    unready_ms = (time.monotonic() - t0) * 1000
+    fx.add_fault("unready-1", "unready", pods=[victim])
+    fx.wait_fault("unready-1")
+    time.sleep(9)
+    ready_ms = (time.monotonic() - t0) * 1000
+    fx.add_fault("ready-1", "ready", pods=[victim])
+    fx.wait_fault("ready-1")
+    thread.join(timeout=90)
+    samples = holder["samples"]
+    errors = [s for s in samples if str(s[1]).startswith("!")]
+    metrics.update(victim=victim, samples=len(samples), errors=len(errors), interval_ms=INTERVAL_MS)
+
+    during = [s for s in samples if unready_ms <= s[0] < ready_ms]
+    assert_victim_excluded(during, victim, unready_ms, BOUND_S, metrics, "unready_convergence_s")
+    back = [s[0] for s in samples if s[0] >= ready_ms and s[1] == victim]
+    metrics["ready_convergence_s"] = round((back[0] - ready_ms) / 1000, 3) if back else None
+    assert back, f"{victim} got no new connections within {(samples[-1][0] - ready_ms) / 1000:.1f}s of turning ready"
+    assert (back[0] - ready_ms) / 1000 <= BOUND_S
+    assert not errors, f"requests failed while a backend changed readiness: {errors[:5]}"

@@ -1,0 +1,63 @@
+"""Terminating endpoints: during a graceful drain the backend's in-flight requests complete, and new
+connections avoid it (it is terminating and no longer ready, though still serving)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from proxylab.wait import wait_for
+
+from .checks import assert_victim_excluded
+from .conftest import Namespace
+from .test_readiness import run_series
+
+pytestmark = pytest.mark.e2e
+
+DRAIN_S = 8
+SLOW_MS = 2500
+
+
+def test_drain_completes_in_flight_requests_and_diverts_new_ones(namespace: Namespace, metrics: dict[str, Any]) -> None:
+    fx = namespace.fixture("drain", {"replicas": 3, "drainSeconds": DRAIN_S})
+    st = fx.status()
+    victim = sorted(e["pod"] for e in st["endpoints"])[0]
+    victim_ip = next(e["ip"] for e in st["endpoints"] if e["pod"] == victim)
+    url = f"http://{st['service']['clusterIP']}/"
+    client = namespace.probe_pod("client", namespace.workers[0])
+    namespace.wait_serving(client, url)
+
+    in_flight: list[dict[str, Any]] = []
+
+    def slow_request() -> None:
+        in_flight.append(namespace.probe(client, "get", f"http://{victim_ip}:8080/?delay_ms={SLOW_MS}", "1"))
+
+    thread, holder, t0 = run_series(namespace, client, url, 12_000)
+    time.sleep(2)
+    slow = [threading.Thread(target=slow_request) for _ in range(3)]
+    for t in slow:
+        t.start()
+    time.sleep(0.5)  # the slow requests are now in flight on the victim
+    drain_ms = (time.monotonic() - t0) * 1000
+    fx.add_fault("drain-victim", "drain", pods=[victim])
+    fx.wait_fault("drain-victim")
+    ep = wait_for(lambda: ((e := next((x for x in fx.status()["endpoints"] if x["pod"] == victim), {}))
+                           .get("terminating", False), f"victim endpoint {e}"),
+                  timeout=10, what="victim endpoint marked terminating")
+    victim_ep = next((x for x in fx.status()["endpoints"] if x["pod"] == victim), {})
+    for t in slow:
+        t.join(timeout=30)
+    thread.join(timeout=60)
+    samples = holder["samples"]
+    errors = [s for s in samples if str(s[1]).startswith("!")]
+    metrics.update(victim=victim, in_flight=in_flight, victim_endpoint=victim_ep, errors=len(errors),
+                   terminating_seen_s=round(ep, 3))
+    assert len(in_flight) == 3 and all(r["counts"] == {victim: 1} and not r["errors"] for r in in_flight), \
+        f"in-flight requests to the draining backend did not complete: {in_flight}"
+    assert victim_ep.get("terminating") is True and victim_ep.get("ready") is False, victim_ep
+    assert_victim_excluded([s for s in samples if s[0] >= drain_ms], victim, drain_ms, 5.0, metrics,
+                           "diverted_after_s")
+    assert not errors, f"requests failed during the drain: {errors[:5]}"
