@@ -14,9 +14,12 @@ import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
+
+from kubernetes.client import ApiClient
 
 from . import cni, docker, guard, kernel, kindconfig, kube, sysctl
-from .errors import ClusterError, UnsupportedMode
+from .errors import ClusterError, UnsupportedMode, WaitTimeout
 from .images.catalog import Catalog
 from .modes import ProxyMode
 from .paths import kind_binary, state_dir
@@ -45,9 +48,9 @@ class ClusterInfo:
         return d
 
     @classmethod
-    def from_json(cls, d: dict[str, object]) -> ClusterInfo:
+    def from_json(cls, d: dict[str, Any]) -> ClusterInfo:
         return cls(name=str(d["name"]), mode=ProxyMode(str(d["mode"])), kubeconfig=Path(str(d["kubeconfig"])),
-                   nodes=list(d["nodes"]), created=float(d["created"]), up_seconds=float(d["up_seconds"]))  # type: ignore[arg-type]
+                   nodes=[str(n) for n in d["nodes"]], created=float(d["created"]), up_seconds=float(d["up_seconds"]))
 
 
 @dataclass(frozen=True)
@@ -154,8 +157,8 @@ def up(mode: ProxyMode, workers: int = 2, name: str | None = None) -> ClusterInf
         raise
 
 
-def _pod_cidrs_assigned(api: object, expected: int) -> tuple[bool, str]:
-    nets = kube.node_networks(api)  # type: ignore[arg-type]
+def _pod_cidrs_assigned(api: ApiClient, expected: int) -> tuple[bool, str]:
+    nets = kube.node_networks(api)
     with_cidr = [n for n, _, c in nets if c]
     return len(nets) == expected and len(with_cidr) == expected, f"{len(with_cidr)}/{expected} nodes with podCIDR"
 
@@ -200,24 +203,26 @@ def verify_mode(mode: ProxyMode, nodes: list[str]) -> None:
 
 
 def wait_for_evidence(mode: ProxyMode, node: str) -> tuple[bool, str]:
-    state = {"ok": False, "detail": ""}
+    """Poll for the mode's rules for up to 60 s (the proxy's first sync); the last evidence wins."""
+    last: tuple[bool, str] = (False, "not checked")
 
     def check() -> tuple[bool, str]:
-        state["ok"], state["detail"] = dataplane_evidence(mode, node)  # type: ignore[assignment]
-        return bool(state["ok"]), str(state["detail"])
+        nonlocal last
+        last = dataplane_evidence(mode, node)
+        return last
 
     try:
         wait_for(check, timeout=60, what=f"{mode.value} rules on {node}", interval=2)
-    except Exception:  # noqa: BLE001 - reported through the evidence text
+    except WaitTimeout:
         pass
-    return bool(state["ok"]), str(state["detail"])
+    return last
 
 
 def _export_logs(name: str, dest: Path) -> None:
     try:
         _kind("export", "logs", str(dest), "--name", name, timeout=180)
         print(f"cluster {name}: logs exported to {dest}", flush=True)
-    except Exception as exc:  # noqa: BLE001 - best effort while cleaning up
+    except Exception as exc:
         print(f"cluster {name}: could not export logs: {exc}", flush=True)
 
 

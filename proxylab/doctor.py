@@ -41,7 +41,7 @@ def registry_reachable() -> bool:
     if os.environ.get("PROXYLAB_OFFLINE") == "1":
         return False
     try:
-        urllib.request.urlopen(REGISTRY_PROBE_URL, timeout=4)  # noqa: S310 (fixed https URL)
+        urllib.request.urlopen(REGISTRY_PROBE_URL, timeout=4)
         return True
     except urllib.error.HTTPError:
         return True

@@ -105,7 +105,7 @@ class PacketWatch:
             if len(frame) >= 34 and struct.unpack("!H", frame[12:14])[0] == 0x0800 and frame[30:34] == self._dst:
                 self.seen += 1
 
-    def __enter__(self) -> "PacketWatch":
+    def __enter__(self) -> PacketWatch:
         self._thread.start()
         return self
 

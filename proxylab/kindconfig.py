@@ -11,7 +11,8 @@ from .guard import POD_CIDR, SERVICE_CIDR
 from .modes import ProxyMode
 from .versions import Pins
 
-_env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")),
+_env = jinja2.Environment(  # noqa: S701 - renders YAML, not HTML
+    loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")),
                           undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
 
 

@@ -8,14 +8,14 @@ from dataclasses import dataclass
 from .errors import UnknownMode
 
 
-class ProxyMode(str, enum.Enum):
+class ProxyMode(enum.StrEnum):
     IPTABLES = "iptables"
     NFTABLES = "nftables"
     IPVS = "ipvs"
     EBPF = "ebpf"
 
     @classmethod
-    def parse(cls, name: str) -> "ProxyMode":
+    def parse(cls, name: str) -> ProxyMode:
         try:
             return cls(name.strip().lower())
         except ValueError:
@@ -23,7 +23,7 @@ class ProxyMode(str, enum.Enum):
             raise UnknownMode(f"unknown proxy mode {name!r}; valid modes: {valid}") from None
 
     @property
-    def facts(self) -> "ModeFacts":
+    def facts(self) -> ModeFacts:
         return MODE_FACTS[self]
 
 

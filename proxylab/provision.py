@@ -106,7 +106,7 @@ def fix() -> list[str]:
         changes.append(f"installed Debian packages: {', '.join(installed) or 'none'}")
     if not docker.engine_version():
         _start_dockerd()
-        changes.append("started the Docker engine (log: %s)" % DOCKERD_LOG)
+        changes.append(f"started the Docker engine (log: {DOCKERD_LOG})")
     if not docker.privileged_works():
         if install_runtime_wrapper():
             changes.append(f"installed runtime wrapper {WRAPPER_PATH} as Docker's default runtime "

@@ -19,7 +19,7 @@ def wait_for(condition: Callable[[], tuple[bool, str]], *, timeout: float, what:
     while True:
         try:
             done, last = condition()
-        except Exception as exc:  # noqa: BLE001 - reported as state in the timeout message
+        except Exception as exc:
             done, last = False, f"{type(exc).__name__}: {exc}"
         if done:
             return time.monotonic() - start

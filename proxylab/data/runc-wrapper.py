@@ -14,7 +14,7 @@ REAL_RUNC = "@REAL_RUNC@"
 DROP = "CAP_SYS_RESOURCE"
 
 
-def _opt(args, *names):
+def _opt(args: list[str], *names: str) -> str | None:
     for i, a in enumerate(args):
         for n in names:
             if a == n and i + 1 < len(args):
@@ -24,13 +24,14 @@ def _opt(args, *names):
     return None
 
 
-def _strip(caps):
+def _strip(caps: dict[str, object]) -> None:
     for key in ("bounding", "effective", "inheritable", "permitted", "ambient"):
-        if isinstance(caps.get(key), list):
-            caps[key] = [c for c in caps[key] if c != DROP]
+        value = caps.get(key)
+        if isinstance(value, list):
+            caps[key] = [c for c in value if c != DROP]
 
 
-def _rewrite(path, process_only):
+def _rewrite(path: str, process_only: bool) -> None:
     try:
         with open(path) as fh:
             doc = json.load(fh)
@@ -46,7 +47,7 @@ def _rewrite(path, process_only):
         os.replace(tmp, path)
 
 
-def main():
+def main() -> None:
     args = sys.argv[1:]
     if "create" in args or "run" in args:
         bundle = _opt(args, "--bundle", "-b") or os.getcwd()
@@ -55,7 +56,7 @@ def main():
         process = _opt(args, "--process", "-p")
         if process:
             _rewrite(process, process_only=True)
-    os.execv(REAL_RUNC, [REAL_RUNC] + args)
+    os.execv(REAL_RUNC, [REAL_RUNC, *args])  # noqa: S606 - exec the real runtime, unchanged args
 
 
 main()

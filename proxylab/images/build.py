@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from .. import docker
@@ -136,6 +138,14 @@ def operator_step(pins: Pins, cat: Catalog, base_key: str) -> Step:
                 f"{cat.operator} (kopf {pins.raw['operator']['kopf']})", lambda: _image_present(cat.operator, key))
 
 
+def _with_cgo_toolchain(action: Callable[[], None]) -> Callable[[], None]:
+    """cgo builds (runc) need gcc and libseccomp headers on the host: install them first."""
+    def run_with_toolchain() -> None:
+        apt_install("gcc", "libc6-dev", "libseccomp-dev")
+        action()
+    return run_with_toolchain
+
+
 def _offline_steps(pins: Pins, cat: Catalog) -> list[Step]:
     go = go_version()
     if not go:
@@ -147,8 +157,7 @@ def _offline_steps(pins: Pins, cat: Catalog) -> list[Step]:
     for spec in specs.values():
         step = _go_step(spec, go)
         if spec.cgo:
-            inner = step.action
-            step.action = lambda inner=inner: (apt_install("gcc", "libc6-dev", "libseccomp-dev"), inner())[1]
+            step.action = _with_cgo_toolchain(step.action)
         steps.append(step)
     go_keys = {s.name: s.key for s in steps}
 
@@ -203,7 +212,7 @@ def _offline_steps(pins: Pins, cat: Catalog) -> list[Step]:
                                   label=dockerbuild.label_for(key))
             action = build_scratch
         component_keys.append(key)
-        steps.append(Step(f"image-{component}", key, action, ref, lambda ref=ref, key=key: _image_present(ref, key)))
+        steps.append(Step(f"image-{component}", key, action, ref, functools.partial(_image_present, ref, key)))
 
     node_key = content_hash(kb_key, go_keys["kubernetes"], component_keys, Path(node.__file__))
     images = list(cat.control_plane().values())
@@ -225,8 +234,8 @@ def _pull_steps(pins: Pins, cat: Catalog) -> list[Step]:
     steps = []
     for src, dst in ((pins.kind_node_image, cat.node), (f"docker.io/library/debian:{pins.debian_suite}-slim", cat.base)):
         key = content_hash("pull", src)
-        steps.append(Step(f"pull-{dst.split('/')[-1].split(':')[0]}", key, lambda s=src, d=dst: pull(s, d),
-                          f"{src} -> {dst}", lambda d=dst: docker.image_exists(d)))
+        steps.append(Step(f"pull-{dst.split('/')[-1].split(':')[0]}", key, functools.partial(pull, src, dst),
+                          f"{src} -> {dst}", functools.partial(docker.image_exists, dst)))
     return steps
 
 

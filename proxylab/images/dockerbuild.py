@@ -13,7 +13,8 @@ from ..shell import run
 
 TEMPLATES = Path(__file__).with_name("templates")
 KEY_LABEL = "dev.proxylab.key"  # the cache key an image was built from
-_env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined,
+_env = jinja2.Environment(  # noqa: S701 - renders Dockerfiles, not HTML
+    loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined,
                           keep_trailing_newline=True)
 
 

@@ -44,10 +44,12 @@ def test_drain_completes_in_flight_requests_and_diverts_new_ones(namespace: Name
     drain_ms = (time.monotonic() - t0) * 1000
     fx.add_fault("drain-victim", "drain", pods=[victim])
     fx.wait_fault("drain-victim")
-    ep = wait_for(lambda: ((e := next((x for x in fx.status()["endpoints"] if x["pod"] == victim), {}))
-                           .get("terminating", False), f"victim endpoint {e}"),
+    def victim_endpoint() -> dict[str, Any]:
+        return next((x for x in fx.status()["endpoints"] if x["pod"] == victim), {})
+
+    ep = wait_for(lambda: (bool((e := victim_endpoint()).get("terminating")), f"victim endpoint {e}"),
                   timeout=10, what="victim endpoint marked terminating")
-    victim_ep = next((x for x in fx.status()["endpoints"] if x["pod"] == victim), {})
+    victim_ep = victim_endpoint()
     for t in slow:
         t.join(timeout=30)
     thread.join(timeout=60)

@@ -28,7 +28,7 @@ def test_unknown_mode_is_refused_with_the_valid_ones() -> None:
 
 
 def test_ipvs_without_kernel_support_fails_fast_before_creating_anything() -> None:
-    ok, reason = kernel.mode_support(ProxyMode.IPVS)
+    ok, _ = kernel.mode_support(ProxyMode.IPVS)
     if ok:
         pytest.skip("this host has IPVS; the refusal path cannot be exercised here")
     t0 = time.monotonic()
