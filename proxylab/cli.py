@@ -72,7 +72,8 @@ def _cmd_modes(args: argparse.Namespace) -> int:
         rows.append((mode, ok and mode.facts.implemented, reason if mode.facts.implemented else "not implemented yet"))
     if args.tox_envs:
         # Every implemented mode gets its env: unsupported ones report their skip reason there.
-        print(",".join(["unit", *(m.value for m in ProxyMode if m.facts.implemented or not args.testable), "report"]))
+        print(",".join(["lint", "type", "unit", *(m.value for m in ProxyMode if m.facts.implemented or not args.testable),
+                        "report"]))
         return 0
     for mode, ok, reason in rows:
         print(f"{mode.value:<10} {'supported' if ok else 'unsupported':<12} {mode.facts.host_requirement}; {reason}")
