@@ -8,10 +8,13 @@ also cleans up after a ``kill -9`` that left no state behind.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import shutil
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -59,6 +62,20 @@ class ListedCluster:
     mode: str
     nodes: int
     kubeconfig: str
+
+
+@contextlib.contextmanager
+def host_lock() -> Iterator[None]:
+    """Serialises creating clusters against removing the last one across processes, so a
+    concurrent `down` can never take the guard routes or the network away from an `up` that is
+    still creating its cluster."""
+    state_dir().mkdir(parents=True, exist_ok=True)
+    with (state_dir() / "host.lock").open("w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def cluster_dir(name: str) -> Path:
@@ -111,9 +128,6 @@ def up(mode: ProxyMode, workers: int = 2, name: str | None = None) -> ClusterInf
     kernel.load_modules_for(mode)
     for change in sysctl.raise_limits():
         print(f"host: {change}", flush=True)
-    added = guard.install()
-    if added:
-        print(f"containment guard: unreachable routes added for {', '.join(added)}", flush=True)
     cdir = cluster_dir(name)
     if cdir.exists():
         shutil.rmtree(cdir)
@@ -123,9 +137,13 @@ def up(mode: ProxyMode, workers: int = 2, name: str | None = None) -> ClusterInf
     kubeconfig = cdir / "kubeconfig"
     print(f"cluster {name}: creating ({mode.value}, 1 control plane + {workers} workers) ...", flush=True)
     try:
-        _kind("create", "cluster", "--name", name, "--config", str(config_path), "--image", image,
-              "--kubeconfig", str(kubeconfig), "--wait", "0s", timeout=900,
-              hint="see the kind output above; `proxylab doctor` checks the host")
+        with host_lock():
+            added = guard.install()
+            if added:
+                print(f"containment guard: unreachable routes added for {', '.join(added)}", flush=True)
+            _kind("create", "cluster", "--name", name, "--config", str(config_path), "--image", image,
+                  "--kubeconfig", str(kubeconfig), "--wait", "0s", timeout=900,
+                  hint="see the kind output above; `proxylab doctor` checks the host")
         os.chmod(kubeconfig, 0o600)
         api = kube.api_client(kubeconfig)
         expected = workers + 1
@@ -145,6 +163,10 @@ def up(mode: ProxyMode, workers: int = 2, name: str | None = None) -> ClusterInf
                      what="kube-proxy ready", interval=2)
         node_names = [n.name for n in nets]
         verify_mode(mode, node_names)
+        ok, detail = guard.state()
+        if not ok:
+            raise ClusterError(f"containment guard missing after cluster creation ({detail}); refusing to use "
+                               "the cluster. Did something remove the host routes?")
         info = ClusterInfo(name, mode, kubeconfig, node_names, time.time(), round(time.monotonic() - t0, 1))
         (cdir / "cluster.json").write_text(json.dumps(info.to_json(), indent=2))
         print(f"cluster {name}: up, mode {mode.value} verified on {len(node_names)} nodes [{elapsed(t0)}]", flush=True)
@@ -152,8 +174,9 @@ def up(mode: ProxyMode, workers: int = 2, name: str | None = None) -> ClusterInf
     except BaseException:
         _export_logs(name, cdir / "logs")
         _delete(name)
-        for line in _cleanup_if_last():
-            print(f"cleanup: {line}", flush=True)
+        with host_lock():
+            for line in _cleanup_if_last():
+                print(f"cleanup: {line}", flush=True)
         raise
 
 
@@ -267,7 +290,8 @@ def down(name: str | None) -> list[str]:
         _delete(target)
         shutil.rmtree(cluster_dir(target), ignore_errors=True)
         lines.append(f"deleted cluster {target}")
-    lines += _cleanup_if_last()
+    with host_lock():
+        lines += _cleanup_if_last()
     if name is None:
         shutil.rmtree(state_dir() / "clusters", ignore_errors=True)
     return lines or ["nothing to remove"]
