@@ -21,7 +21,7 @@ from typing import Any
 
 from kubernetes.client import ApiClient
 
-from . import cni, docker, guard, kernel, kindconfig, kube, sysctl
+from . import cilium, cni, docker, guard, kernel, kindconfig, kube, sysctl
 from .errors import ClusterError, UnsupportedMode, WaitTimeout
 from .images.catalog import Catalog
 from .modes import ProxyMode
@@ -149,7 +149,12 @@ def up(mode: ProxyMode, workers: int = 2, name: str | None = None) -> ClusterInf
         expected = workers + 1
         wait_for(lambda: _pod_cidrs_assigned(api, expected), timeout=120, what=f"podCIDRs on {expected} nodes")
         nets = [cni.NodeNet(n, ip, cidr or "") for n, ip, cidr in kube.node_networks(api)]
-        cni.configure(nets)
+        features: dict[str, object] = {}
+        if mode is ProxyMode.EBPF:  # Cilium is the CNI as well as the proxy: proxylab's ptp CNI stays off
+            features = cilium.install(name, kubeconfig, cdir, [n.name for n in nets], pins,
+                                      lambda ref: _kind("load", "docker-image", ref, "--name", name, timeout=900), t0)
+        else:
+            cni.configure(nets)
         print(f"cluster {name}: CNI configured on {len(nets)} nodes [{elapsed(t0)}]", flush=True)
         for fixture_image in Catalog(pins).fixture_images():
             if not docker.image_exists(fixture_image):
@@ -163,6 +168,9 @@ def up(mode: ProxyMode, workers: int = 2, name: str | None = None) -> ClusterInf
                      what="kube-proxy ready", interval=2)
         node_names = [n.name for n in nets]
         verify_mode(mode, node_names)
+        if mode is ProxyMode.EBPF:
+            features |= cilium.verify(kubeconfig, node_names)
+            (cdir / "proxy-features.json").write_text(json.dumps(features, indent=2))
         ok, detail = guard.state()
         if not ok:
             raise ClusterError(f"containment guard missing after cluster creation ({detail}); refusing to use "
@@ -295,6 +303,12 @@ def down(name: str | None) -> list[str]:
     if name is None:
         shutil.rmtree(state_dir() / "clusters", ignore_errors=True)
     return lines or ["nothing to remove"]
+
+
+def proxy_features(name: str) -> dict[str, object] | None:
+    """What the mode's proxy was configured with and reports (ebpf: Cilium), or None."""
+    path = cluster_dir(name) / "proxy-features.json"
+    return json.loads(path.read_text()) if path.exists() else None
 
 
 def load(name: str) -> ClusterInfo:

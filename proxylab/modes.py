@@ -36,6 +36,9 @@ class ModeFacts:
     host_requirement: str  # human sentence for README/doctor
     kernel_options: tuple[str, ...]  # CONFIG_* that must be y (built in; modules cannot load here)
     implemented: bool  # False until the issue that brings the mode lands
+    # The mode's CNI enforces NetworkPolicy (Cilium does; proxylab's own ptp CNI enforces none).
+    cni_enforces_network_policy: bool = False
+    cni: str = "proxylab ptp + host-local (proxylab/cni.py)"
 
 
 MODE_FACTS: dict[ProxyMode, ModeFacts] = {
@@ -66,5 +69,7 @@ MODE_FACTS: dict[ProxyMode, ModeFacts] = {
         host_requirement="bpf syscall + BTF, cgroup BPF, clsact (Cilium kube-proxy replacement)",
         kernel_options=("CONFIG_BPF_SYSCALL", "CONFIG_DEBUG_INFO_BTF", "CONFIG_CGROUP_BPF", "CONFIG_NET_CLS_BPF"),
         implemented=False,
+        cni_enforces_network_policy=True,
+        cni="Cilium (proxylab/cilium.py)",
     ),
 }

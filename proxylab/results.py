@@ -11,7 +11,8 @@ Schema (``schema_version`` 1)::
         "host": {"kernel": str, "cpus": int, "cgroups": str, "hostname": str},
         "git_commit": str | null,
         "cluster": {"name": str, "up_seconds": float} | null,
-        "mode_status": "ran" | "skipped" | "failed", "mode_reason": str
+        "mode_status": "ran" | "skipped" | "failed", "mode_reason": str,
+        "proxy_features": {str: any JSON} | null   (ebpf: what Cilium was asked for and reports)
       },
       "tests": [
         {"id": str, "verdict": "passed" | "failed" | "skipped", "reason": str,
@@ -80,6 +81,7 @@ class RunMetadata:
     cluster: dict[str, Any] | None = None
     mode_status: str = "ran"
     mode_reason: str = ""
+    proxy_features: dict[str, Any] | None = None
 
 
 def host_facts() -> dict[str, Any]:

@@ -60,11 +60,17 @@ def _writer(config: pytest.Config) -> ResultsWriter:
         run_id = config.getoption("--run-id")
         path = Path(config.getoption("--results-dir")) / run_id / mode.value / "results.json"
         versions = load_pins().as_dict() | {"proxy": f"kube-proxy {load_pins().kubernetes}"
-                                            if mode.facts.uses_kube_proxy else "none"}
+                                            if mode.facts.uses_kube_proxy else _proxy_name(mode)}
         meta = RunMetadata(run_id=run_id, mode=mode.value, versions=versions, images=last_strategy(),
                            host=host_facts(), git_commit=git_commit(Path(__file__).parent))
         config.stash[WRITER] = ResultsWriter(path, meta)
     return config.stash[WRITER]
+
+
+def _proxy_name(mode: ProxyMode) -> str:
+    if mode is ProxyMode.EBPF:
+        return f"cilium {load_pins().raw['cilium']['version']}"
+    return "none"
 
 
 @pytest.fixture(scope="session")
@@ -97,6 +103,7 @@ def cluster(pytestconfig: pytest.Config, proxy_mode: ProxyMode) -> Iterator[Clus
         writer.flush()
         raise
     writer.run.cluster = {"name": info.name, "up_seconds": info.up_seconds, "nodes": info.nodes}
+    writer.run.proxy_features = cluster_mod.proxy_features(info.name)
     writer.flush()
     try:
         yield info

@@ -12,11 +12,12 @@ from pathlib import Path
 from .. import docker
 from ..doctor import go_version, registry_reachable
 from ..errors import BuildFailed
+from ..modes import ProxyMode
 from ..paths import bin_dir, cache_dir, kind_binary
 from ..provision import apt_install
 from ..shell import run
 from ..versions import Pins, load_pins
-from . import dockerbuild, gobuild, node, pyimage, rootfs
+from . import ciliumimages, dockerbuild, gobuild, node, pyimage, rootfs
 from .catalog import Catalog
 from .steps import Step, StepRunner, content_hash
 
@@ -223,6 +224,8 @@ def _offline_steps(pins: Pins, cat: Catalog) -> list[Step]:
     steps.append(echo_step(cat, go))
     steps.append(locust_step(pins, cat))
     steps.append(operator_step(pins, cat, base_key))
+    if ProxyMode.EBPF.facts.implemented:  # last: the longest build, needed by the ebpf mode only
+        steps += ciliumimages.offline_steps(pins, cat, go, base_key, outs["cni-plugins"], go_keys["cni-plugins"])
     return steps
 
 
@@ -256,6 +259,8 @@ def build_all(strategy: str = "auto") -> str:
         pulled = _pull_steps(pins, cat)
         steps = [_go_step(kind_spec, go), *pulled, echo_step(cat, go), locust_step(pins, cat),
                  operator_step(pins, cat, pulled[-1].key)]
+        if ProxyMode.EBPF.facts.implemented:
+            steps += ciliumimages.pull_steps(pins, cat, go)
     print(f"images: strategy {chosen} (requested {strategy}); cache {cache_dir()}", flush=True)
     runner = StepRunner(len(steps))
     for step in steps:

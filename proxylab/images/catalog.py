@@ -42,6 +42,20 @@ class Catalog:
         """The ServiceFixture operator (operators/fixture), loaded into clusters."""
         return f"{LOCAL}/fixture-operator:{self.pins.raw['proxylab_images']['operator']}"
 
+    @property
+    def cilium(self) -> str:
+        """The Cilium agent (ebpf mode): upstream's name, so the chart finds it on both paths."""
+        return f"quay.io/cilium/cilium:{self.pins.raw['cilium']['version']}"
+
+    @property
+    def cilium_operator(self) -> str:
+        """cilium-operator-generic: the chart appends "-generic" to operator.image.repository."""
+        return f"quay.io/cilium/operator-generic:{self.pins.raw['cilium']['version']}"
+
+    def cilium_images(self) -> list[str]:
+        """Images `cluster up --mode ebpf` loads into the cluster before installing Cilium."""
+        return [self.cilium, self.cilium_operator]
+
     def fixture_images(self) -> list[str]:
         """Images `cluster up` loads into every new cluster (not preloaded into the node image)."""
         return [self.echo, self.locust, self.operator]

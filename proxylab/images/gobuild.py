@@ -35,6 +35,9 @@ class GoBuild:
     staging_replaces: bool = False  # Kubernetes: replace k8s.io staging modules by published ones
     godebug: str = ""
     rename: dict[str, str] = field(default_factory=dict)  # package -> binary name
+    # Extra `go mod edit -replace` arguments ("old=new@version" or "old=/local/dir"): the module's
+    # own replaces that point at other served modules, or a served stand-in for an unserved version.
+    replaces: tuple[str, ...] = ()
 
     @property
     def work_dir(self) -> Path:
@@ -53,7 +56,8 @@ class GoBuild:
     def cache_inputs(self) -> dict[str, object]:
         return {"module": self.module, "version": self.version, "packages": self.packages, "tags": self.tags,
                 "ldflags": self.ldflags, "cgo": self.cgo, "staging": self.staging_replaces,
-                "godebug": self.godebug, "rename": self.rename}
+                "godebug": self.godebug, "rename": self.rename,
+                "replaces": self.replaces}
 
 
 def _go(args: list[str], cwd: Path, what: str, env: dict[str, str] | None = None) -> str:
@@ -91,6 +95,8 @@ def build(spec: GoBuild) -> None:
         staging_version = "v0." + spec.version.lstrip("v").split(".", 1)[1]
         for mod in re.findall(r"^\s*(k8s\.io/\S+) => \./staging/", gomod, flags=re.M):
             _go(["mod", "edit", f"-replace={mod}={mod}@{staging_version}"], wd, what)
+    for replace in spec.replaces:
+        _go(["mod", "edit", f"-replace={replace}"], wd, what)
     _go(["mod", "edit", f"-require={what}"], wd, what)
     _go(["get", *[f"{p}@{spec.version}" for p in spec.packages]], wd, what)
     out = spec.out_dir
