@@ -62,11 +62,19 @@ class Namespace:
             self.probes.add(name)
         return name
 
-    def wait_serving(self, pod: str, url: str, timeout: float = 30) -> float:
-        """Poll from ``pod`` until ``url`` answers: a fixture's endpoints being Ready in the API does not
-        mean every node's proxy has programmed them yet. Returns the seconds it took."""
-        return wait_for(lambda: (not (a := self.probe(pod, "get", url, "1"))["errors"], f"last answer {a}"),
-                        timeout=timeout, what=f"{url} answering from {pod}", interval=0.2)
+    def wait_serving(self, pod: str, url: str, backends: set[str] | None = None, timeout: float = 60) -> float:
+        """Poll from ``pod`` until ``url`` answers without errors (and, given ``backends``, until every
+        one of them answers): endpoints being Ready in the API does not mean the proxy on the
+        client's node has programmed them yet. Returns the seconds it took (programming latency
+        as seen from this client, at 0.2 s resolution)."""
+        n = str(max(1, 4 * len(backends or ())))
+
+        def check() -> tuple[bool, str]:
+            a = self.probe(pod, "get", url, n)
+            ok = not a["errors"] and (backends is None or set(a["counts"]) == backends)
+            return ok, f"last answer {a}"
+
+        return wait_for(check, timeout=timeout, what=f"{url} answering from {pod}", interval=0.2)
 
     def pod_ip(self, pod: str) -> str:
         return str(self.core().read_namespaced_pod(pod, self.name).status.pod_ip)

@@ -23,6 +23,6 @@ def test_new_connections_spread_evenly_over_five_backends(namespace: Namespace, 
     backends = sorted(e["pod"] for e in st["endpoints"])
     client = namespace.probe_pod("client", namespace.workers[0])
     url = f"http://{st['service']['clusterIP']}/"
-    namespace.wait_serving(client, url)
+    metrics["programming_s"] = namespace.wait_serving(client, url, set(backends))
     counts = assert_all_backends_answer(namespace, client, url, set(backends), REQUESTS, metrics, "run")
     assert_fair(counts, backends, metrics)

@@ -34,8 +34,9 @@ def setup(namespace: Namespace) -> Setup:
     st = fx.status()
     namespace.probe_pod("same-node", backend_node)
     namespace.probe_pod("other-node", other)
+    backends = {e["pod"] for e in st["endpoints"]}
     for probe in ("same-node", "other-node"):
-        namespace.wait_serving(probe, f"http://{st['service']['clusterIP']}/")
+        namespace.wait_serving(probe, f"http://{st['service']['clusterIP']}/", backends)
     return Setup(namespace, st["service"]["clusterIP"], {e["pod"] for e in st["endpoints"]}, backend_node, other)
 
 

@@ -34,7 +34,7 @@ def test_reachability_check_fails_when_a_node_loses_its_route(namespace: Namespa
     st = fx.status()
     url, backends = f"http://{st['service']['clusterIP']}/", {e["pod"] for e in st["endpoints"]}
     probe = namespace.probe_pod("client", client_node)
-    namespace.wait_serving(probe, url)
+    namespace.wait_serving(probe, url, backends)
     assert_all_backends_answer(namespace, probe, url, backends, 20, metrics, "before")
     nodes = {n.metadata.name: n for n in namespace.core().list_node().items}
     cidr = nodes[backend_node].spec.pod_cidr
@@ -59,7 +59,7 @@ def test_readiness_check_fails_when_the_proxy_stops_updating(namespace: Namespac
     victim = sorted(e["pod"] for e in st["endpoints"])[0]
     url = f"http://{st['service']['clusterIP']}/"
     probe = namespace.probe_pod("client", namespace.workers[0])
-    namespace.wait_serving(probe, url)
+    namespace.wait_serving(probe, url, {e["pod"] for e in st["endpoints"]})
     park = {"spec": {"template": {"spec": {"nodeSelector": {"proxylab.dev/parked": "true"}}}}}
     apps.patch_namespaced_daemon_set("kube-proxy", "kube-system", park)
     try:

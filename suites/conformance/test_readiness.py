@@ -38,7 +38,7 @@ def test_unready_backend_is_excluded_then_readmitted(namespace: Namespace, metri
     victim = sorted(e["pod"] for e in st["endpoints"])[0]
     client = namespace.probe_pod("client", namespace.workers[0])
     url = f"http://{st['service']['clusterIP']}/"
-    namespace.wait_serving(client, url)
+    namespace.wait_serving(client, url, {e["pod"] for e in st["endpoints"]})
 
     thread, holder, t0 = run_series(namespace, client, url, 24_000)
     time.sleep(3)

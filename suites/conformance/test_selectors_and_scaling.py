@@ -34,8 +34,8 @@ def test_pod_joins_and_leaves_with_its_labels(namespace: Namespace, metrics: dic
     st = fx.status()
     url = f"http://{st['service']['clusterIP']}/"
     client = namespace.probe_pod("client", namespace.workers[0])
-    namespace.wait_serving(client, url)
     members = {e["pod"] for e in st["endpoints"]}
+    namespace.wait_serving(client, url, members)
     stray = manifests.echo_deployment("stray", namespace.image, 1, labels={"app": "stray"})["spec"]["template"]
     namespace.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "stray", "labels": {"app": "stray"}},
                      "spec": stray["spec"]})
@@ -52,9 +52,10 @@ def test_pod_joins_and_leaves_with_its_labels(namespace: Namespace, metrics: dic
 
 def test_scale_up_and_down_changes_who_answers(namespace: Namespace, metrics: dict[str, Any]) -> None:
     fx = namespace.fixture("scale", {"replicas": 2})
-    url = f"http://{fx.status()['service']['clusterIP']}/"
+    st = fx.status()
+    url = f"http://{st['service']['clusterIP']}/"
     client = namespace.probe_pod("client", namespace.workers[0])
-    namespace.wait_serving(client, url)
+    namespace.wait_serving(client, url, {e["pod"] for e in st["endpoints"]})
     t0 = time.monotonic()
     fx.patch_spec({"replicas": 4})
     st = fx.wait_ready()

@@ -59,7 +59,7 @@ def test_multi_port_udp_and_named_target_port(namespace: Namespace, metrics: dic
     st = fx.status()
     ip, backends = st["service"]["clusterIP"], {e["pod"] for e in st["endpoints"]}
     client = namespace.probe_pod("client", namespace.workers[0])
-    namespace.wait_serving(client, f"http://{ip}:80/")
+    metrics["programming_s"] = namespace.wait_serving(client, f"http://{ip}:80/", backends)
     for port in (80, 8000):
         answer = namespace.probe(client, "get", f"http://{ip}:{port}/", "60")
         metrics[f"tcp_{port}"] = answer["counts"]
@@ -81,7 +81,7 @@ def test_internal_traffic_policy_local_keeps_traffic_on_the_node(namespace: Name
         local = {p for p, n in nodes.items() if n == worker}
         assert local, f"no backend landed on {worker}; spread placement failed: {nodes}"
         client = namespace.probe_pod(f"client-{worker.rsplit('-', 1)[-1]}", worker)
-        namespace.wait_serving(client, url)
+        namespace.wait_serving(client, url, local)
         answer = namespace.probe(client, "get", url, "60")
         metrics[worker] = {"counts": answer["counts"], "local_backends": sorted(local)}
         assert answer["errors"] == {}, answer["errors"]
@@ -95,10 +95,11 @@ def test_backend_sees_the_client_pod_ip(namespace: Namespace, placement: str, me
         pytest.skip("needs 2 worker nodes")
     backend_node = namespace.workers[1]
     fx = namespace.fixture(f"src-{placement}", {"replicas": 2, "placement": {"nodes": [backend_node]}})
-    url = f"http://{fx.status()['service']['clusterIP']}/"
+    st = fx.status()
+    url = f"http://{st['service']['clusterIP']}/"
     client_node = backend_node if placement == "same-node" else namespace.workers[0]
     client = namespace.probe_pod(f"client-{placement}", client_node)
-    namespace.wait_serving(client, url)
+    namespace.wait_serving(client, url, {e["pod"] for e in st["endpoints"]})
     answer = namespace.probe(client, "get", url, "20")
     pod_ip = namespace.pod_ip(client)
     metrics.update(client_ip=pod_ip, seen=answer["clients"])

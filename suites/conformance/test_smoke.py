@@ -44,6 +44,8 @@ def app(namespace: Namespace) -> SmokeApp:
     namespace.wait_ready("role=probe", 1)
     core = namespace.core()
     pods = core.list_namespaced_pod(namespace.name, label_selector="app=echo").items
+    ip = core.read_namespaced_service("echo", namespace.name).spec.cluster_ip
+    namespace.wait_serving("client", f"http://{ip}/", {p.metadata.name for p in pods})
     return SmokeApp(
         ns=namespace,
         cluster_ip=core.read_namespaced_service("echo", namespace.name).spec.cluster_ip,

@@ -28,7 +28,7 @@ def test_drain_completes_in_flight_requests_and_diverts_new_ones(namespace: Name
     victim_ip = next(e["ip"] for e in st["endpoints"] if e["pod"] == victim)
     url = f"http://{st['service']['clusterIP']}/"
     client = namespace.probe_pod("client", namespace.workers[0])
-    namespace.wait_serving(client, url)
+    namespace.wait_serving(client, url, {e["pod"] for e in st["endpoints"]})
 
     in_flight: list[dict[str, Any]] = []
 

@@ -50,7 +50,7 @@ def test_node_port_answers_on_every_node(namespace: Namespace, metrics: dict[str
     port = st["service"]["nodePorts"][0]
     backends = {e["pod"] for e in st["endpoints"]}
     client = namespace.probe_pod("client", namespace.workers[0])
-    namespace.wait_serving(client, f"http://{st['service']['clusterIP']}/")
+    namespace.wait_serving(client, f"http://{st['service']['clusterIP']}/", backends)
     results = {}
     for node, ip in node_ips(namespace).items():
         answer = outside(namespace.image, "get", f"http://{ip}:{port}/", "20")
