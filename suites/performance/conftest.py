@@ -1,0 +1,172 @@
+"""Fixtures of the performance suite: sizes (profiles + options), a python probe pod, and
+samplers of the proxy's own metrics and resource use on every node.
+
+Options (all sizes; a profile gives defaults, each option overrides one field):
+``--perf-profile {default,short,nightly}``, ``--perf-repeats``, ``--perf-duration``,
+``--perf-users``, ``--perf-services-sweep 100,1000,3000``, ``--perf-failover-window``,
+``--perf-failover-interval``, ``--perf-first-packet-samples``.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from proxylab import kube
+from proxylab.cluster import ClusterInfo
+from proxylab.images.catalog import Catalog
+from proxylab.manifests import RESTRICTED_CONTAINER_SECURITY
+from proxylab.perf import profile, resources
+from proxylab.versions import load_pins
+from proxylab.wait import wait_for
+from suites.conformance.conftest import Namespace, namespace  # noqa: F401 - the shared namespace fixture
+
+PROBE_SRC = (Path(__file__).parents[2] / "proxylab" / "perf" / "probe.py").read_text()
+PROXY_METRICS_PORT = 10249
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    g = parser.getgroup("proxylab performance")
+    g.addoption("--perf-profile", default="default", choices=sorted(profile.PROFILES),
+                help="sizes of the performance suite (default fits a 2-core machine; short is for CI)")
+    g.addoption("--perf-repeats", type=int, default=None, help="repeats of every scenario")
+    g.addoption("--perf-duration", type=int, default=None, help="seconds of each load run")
+    g.addoption("--perf-users", type=int, default=None, help="locust users of each load run")
+    g.addoption("--perf-services-sweep", default=None, metavar="K1,K2",
+                help="numbers of Services for the programming-latency sweep (e.g. 100,1000,3000,10000)")
+    g.addoption("--perf-failover-window", type=float, default=None, help="seconds observed after each fault")
+    g.addoption("--perf-failover-interval", type=int, default=None,
+                help="ms between the failover probe's requests (one new connection each)")
+    g.addoption("--perf-first-packet-samples", type=int, default=None, help="connects per K for first-packet latency")
+
+
+@pytest.fixture(scope="session")
+def perf(pytestconfig: pytest.Config) -> profile.PerfConfig:
+    opt = pytestconfig.getoption
+    try:
+        return profile.resolve(opt("--perf-profile"), {
+            "repeats": opt("--perf-repeats"), "duration_s": opt("--perf-duration"), "users": opt("--perf-users"),
+            "sweep": opt("--perf-services-sweep"), "failover_window_s": opt("--perf-failover-window"),
+            "failover_interval_ms": opt("--perf-failover-interval"),
+            "first_packet_samples": opt("--perf-first-packet-samples")})
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def python_probe_pod(ns: Namespace, name: str, node: str | None) -> str:
+    """An idle pod of the locust image (it has python3) to run :mod:`proxylab.perf.probe` in."""
+    if name in ns.probes:
+        return name
+    spec: dict[str, Any] = {
+        "terminationGracePeriodSeconds": 0, "automountServiceAccountToken": False, "enableServiceLinks": False,
+        "activeDeadlineSeconds": 4 * 3600,  # never outlives a forgotten namespace by much
+        "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+        "containers": [{"name": "probe", "image": Catalog(load_pins()).locust, "imagePullPolicy": "IfNotPresent",
+                        "command": ["/bin/sleep", "14400"], "securityContext": RESTRICTED_CONTAINER_SECURITY,
+                        "resources": {"requests": {"cpu": "50m", "memory": "32Mi"}, "limits": {"memory": "256Mi"}}}],
+    }
+    if node:
+        spec["nodeSelector"] = {"kubernetes.io/hostname": node}
+    ns.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": {"probe-name": name}},
+              "spec": spec})
+    wait_for(lambda: kube.pod_ready(ns.api, ns.name, f"probe-name={name}", 1), timeout=120,
+             what=f"python probe pod {name}")
+    ns.probes.add(name)
+    return name
+
+
+def run_probe(ns: Namespace, pod: str, *args: str, timeout: float = 120) -> dict[str, Any]:
+    """Run the probe script in ``pod`` and parse its JSON line."""
+    res = kube.exec_in_pod(ns.api, ns.name, pod, ["python3", "-c", PROBE_SRC, *args], timeout=timeout)
+    if res.returncode != 0:
+        raise AssertionError(f"probe {args} in {pod} exited {res.returncode}: {(res.stderr or res.stdout)[-800:]}")
+    parsed: dict[str, Any] = json.loads(res.stdout.strip().splitlines()[-1])
+    return parsed
+
+
+@dataclass
+class Background:
+    """A probe running in a thread; ``result()`` joins it (re-raising its error)."""
+
+    thread: threading.Thread
+    holder: dict[str, Any]
+
+    def result(self, timeout: float) -> dict[str, Any]:
+        self.thread.join(timeout)
+        if self.thread.is_alive():
+            raise AssertionError(f"background probe still running after {timeout}s")
+        if "error" in self.holder:
+            raise self.holder["error"]
+        out: dict[str, Any] = self.holder["result"]
+        return out
+
+
+def in_background(fn: Callable[[], dict[str, Any]]) -> Background:
+    holder: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            holder["result"] = fn()
+        except BaseException as exc:  # handed to the caller by result()
+            holder["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    return Background(thread, holder)
+
+
+def _docker_exec(node: str, *argv: str, timeout: float = 30) -> str:
+    res = subprocess.run(["docker", "exec", node, *argv], capture_output=True, text=True, timeout=timeout, check=False)
+    if res.returncode != 0:
+        raise AssertionError(f"docker exec {node} {' '.join(argv)}: exit {res.returncode}: {res.stderr[-400:]}")
+    return res.stdout
+
+
+@dataclass
+class ProxyObserver:
+    """The proxy's own view on every node: kube-proxy's metrics (:10249) and its container's cgroup stats."""
+
+    cluster: ClusterInfo
+    container: str = "kube-proxy"
+
+    def scrape(self) -> dict[str, str]:
+        """Node -> kube-proxy metrics text, fetched inside the node (the port is the node's own)."""
+        url = f"http://127.0.0.1:{PROXY_METRICS_PORT}/metrics"
+        with ThreadPoolExecutor(len(self.cluster.nodes)) as pool:
+            texts = pool.map(lambda n: _docker_exec(n, "curl", "-s", "--max-time", "10", url), self.cluster.nodes)
+            return dict(zip(self.cluster.nodes, texts, strict=True))
+
+    def stats(self) -> list[resources.ContainerSample]:
+        """One crictl stats sample of the proxy container on every node."""
+        def one(node: str) -> list[resources.ContainerSample]:
+            doc = json.loads(_docker_exec(node, "crictl", "stats", "-o", "json", "--label",
+                                          f"io.kubernetes.container.name={self.container}"))
+            return resources.parse_crictl_stats(doc, self.container)
+
+        with ThreadPoolExecutor(len(self.cluster.nodes)) as pool:
+            return [s for part in pool.map(one, self.cluster.nodes) for s in part]
+
+
+@pytest.fixture(scope="session")
+def proxy(cluster: ClusterInfo, proxy_mode: Any) -> ProxyObserver:
+    if not proxy_mode.facts.uses_kube_proxy:
+        pytest.skip(f"mode {proxy_mode.value} has no kube-proxy to observe (its agent is not wired in yet)")
+    return ProxyObserver(cluster)
+
+
+def client_node(ns: Namespace) -> str | None:
+    """Load and probes run on the first worker; backends spread over all workers."""
+    return ns.workers[0] if ns.workers else None
+
+
+def now() -> float:
+    return time.time()
