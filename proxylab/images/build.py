@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import os
 import shutil
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -95,9 +94,6 @@ def echo_step(cat: Catalog, go: str) -> Step:
                 lambda: _image_present(cat.echo, key))
 
 
-# Debian bookworm's python3 is 3.11; gevent/pyzmq ship manylinux_2_28 wheels only (glibc 2.36 is fine).
-LOCUST_PYTHON = "3.11"
-LOCUST_PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_17_x86_64", "manylinux_2_28_x86_64")
 
 
 def locust_step(pins: Pins, cat: Catalog) -> Step:
@@ -108,20 +104,15 @@ def locust_step(pins: Pins, cat: Catalog) -> Step:
     """
     version = pins.raw["locust"]["version"]
     template = dockerbuild.TEMPLATES / "locust.Dockerfile.j2"
-    key = content_hash(version, LOCUST_PYTHON, LOCUST_PLATFORMS, template, cat.base)
+    key = content_hash(version, pyimage.PYTHON_TAG, pyimage.PLATFORMS, template, cat.base)
 
     def build_locust() -> None:
         ctx = dockerbuild.context_dir("locust")
-        platforms = [arg for p in LOCUST_PLATFORMS for arg in ("--platform", p)]
-        run([sys.executable, "-m", "pip", "download", "--quiet", "--dest", str(ctx / "wheels"),
-             "--only-binary=:all:", "--python-version", LOCUST_PYTHON, "--implementation", "cp",
-             *platforms, f"locust=={version}"], timeout=900,
-            hint=f"downloading the locust {version} wheels from PyPI failed; check the host's pip "
-                 "configuration (PIP_INDEX_URL, PIP_CERT)")
+        pyimage.download_wheels([f"locust=={version}"], ctx / "wheels")
         dockerbuild.build(ctx, "locust.Dockerfile.j2", [cat.locust], base=cat.base, version=version,
                           user="65532:65532", label=dockerbuild.label_for(key))
 
-    return Step("image-locust", key, build_locust, f"{cat.locust} (locust {version}, python {LOCUST_PYTHON})",
+    return Step("image-locust", key, build_locust, f"{cat.locust} (locust {version}, python {pyimage.PYTHON_TAG})",
                 lambda: _image_present(cat.locust, key))
 
 

@@ -15,14 +15,17 @@ from ..shell import run
 from . import dockerbuild
 
 PYTHON_TAG = "3.11"  # Debian bookworm's python3
+# gevent/pyzmq ship manylinux_2_28 wheels only; bookworm's glibc 2.36 runs them.
+PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_17_x86_64", "manylinux_2_28_x86_64", "any")
 
 
 def download_wheels(requirements: list[str], dest: Path) -> None:
     dest.mkdir(parents=True, exist_ok=True)
+    platforms = [arg for p in PLATFORMS for arg in ("--platform", p)]
     run([sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:", "--python-version", PYTHON_TAG,
-         "--implementation", "cp", "--platform", "manylinux2014_x86_64", "--platform", "manylinux_2_17_x86_64",
-         "--platform", "manylinux_2_28_x86_64", "--platform", "any", "-d", str(dest), *requirements],
-        timeout=1200, hint=f"could not download wheels for {' '.join(requirements)} from PyPI")
+         "--implementation", "cp", *platforms, "-d", str(dest), *requirements], timeout=1200,
+        hint=f"could not download wheels for {' '.join(requirements)} from PyPI; check the host's pip "
+             "configuration (PIP_INDEX_URL, PIP_CERT)")
 
 
 def build_python_image(*, name: str, ref: str, base: str, requirements: list[str],
