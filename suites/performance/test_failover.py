@@ -56,7 +56,6 @@ def pool(namespace: Namespace) -> Pool:
 def _one(p: Pool, perf: PerfConfig, action: str, repeat: int) -> tuple[failover.Failover, str, dict[str, Any]]:
     st = p.fx.wait_ready()
     pods = sorted(e["pod"] for e in st["endpoints"] if e["ready"])
-    victim = pods[repeat % len(pods)]
     hit = run_probe(p.ns, p.client, "until", f"{p.cluster_ip}:80", "ok", "30", "200", "20")
     assert hit["hit"], f"{p.cluster_ip}:80 does not answer from {p.client}: {hit}"
     duration = LEAD_S + perf.failover_window_s
@@ -65,13 +64,16 @@ def _one(p: Pool, perf: PerfConfig, action: str, repeat: int) -> tuple[failover.
     time.sleep(LEAD_S + 1.0)  # the exec takes a moment to start; the probe reports when it did
     fault_at = time.time()
     fid = f"{action}-{repeat}-{int(fault_at)}"
-    p.fx.add_fault(fid, action, pods=[victim])
+    # count=1, not pods=[...]: the operator validates named pods against the live ones on every
+    # change, so a fault naming a pod that was killed since would invalidate the whole spec.
+    p.fx.add_fault(fid, action, count=1)
     record = p.fx.wait_fault(fid)
+    victim = str(record["pods"][0])
     readmitted = None
     if action == "unready":
         time.sleep(max(0.0, fault_at + perf.failover_window_s / 2 - time.time()))
         readmitted = time.time()
-        p.fx.add_fault(f"ready-{fid}", "ready", pods=[victim])
+        p.fx.add_fault(f"ready-{fid}", "ready", count=1)
         p.fx.wait_fault(f"ready-{fid}")
     res = bg.result(duration + 90)
     assert res["started"] < fault_at, "the probe started after the fault: nothing was observed before it"
