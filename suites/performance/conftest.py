@@ -170,3 +170,20 @@ def client_node(ns: Namespace) -> str | None:
 
 def now() -> float:
     return time.time()
+
+
+_MODULE_ORDER = ("test_throughput", "test_failover", "test_programming")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run the sweep (thousands of Services, deleted afterwards in the background) last, after
+    the load scenarios it would disturb; other suites' items keep their places."""
+    slots = [i for i, it in enumerate(items) if "suites/performance/" in it.nodeid]
+
+    def rank(it: pytest.Item) -> int:
+        name = it.nodeid.split("::")[0].rsplit("/", 1)[-1].removesuffix(".py")
+        return _MODULE_ORDER.index(name) if name in _MODULE_ORDER else len(_MODULE_ORDER)
+
+    ordered = sorted((items[i] for i in slots), key=rank)
+    for i, it in zip(slots, ordered, strict=True):
+        items[i] = it

@@ -255,6 +255,9 @@ def test_proxy_sync_metrics(sweep: Sweep, metrics: dict[str, Any]) -> None:
     metrics.update(bulk={str(k): e["proxy_metrics_bulk"] for k, e in sweep.at.items()},
                    measuring={str(k): e["proxy_metrics_measuring"] for k, e in sweep.at.items()},
                    bulk_seconds={str(k): e["bulk_seconds"] for k, e in sweep.at.items()})
+    top = sweep.at[max(sweep.at)]["proxy_metrics_measuring"]
+    for key in HISTOGRAMS:  # headline scalars (trended by the report): mean at the largest K
+        metrics[f"{key}_seconds"] = (top.get(key) or {}).get("mean_s")
     for k, e in sweep.at.items():
         sync = e["proxy_metrics_bulk"]["sync_proxy_rules"]
         assert sync and sync["count"] > 0, f"K={k}: kube-proxy reported no rule sync while Services were created"
