@@ -47,7 +47,18 @@ def echo(namespace: Namespace) -> Echo:
     return Echo(namespace, ip, pods, client_node(namespace))
 
 
-_baselines: dict[str, list[LoadResult]] = {}  # conn -> repeats, measured once per run
+@dataclass
+class Pairs:
+    """Per repeat: the baseline run, then the Service run right after it, and the proxy's usage
+    during the Service run. Interleaved so each ratio compares runs seconds apart: on a shared
+    machine the background load drifts over minutes."""
+
+    baseline: list[LoadResult]
+    service: list[LoadResult]
+    usage: list[dict[str, float]]
+
+
+_pairs: dict[str, Pairs] = {}  # conn -> its repeats, measured once per session (the first test pays)
 
 
 def _run(e: Echo, perf: PerfConfig, targets: tuple[str, ...], keep_alive: bool) -> LoadResult:
@@ -56,11 +67,17 @@ def _run(e: Echo, perf: PerfConfig, targets: tuple[str, ...], keep_alive: bool) 
     return run_load(e.ns.api, e.ns.name, spec)
 
 
-def _baseline(e: Echo, perf: PerfConfig, conn: str) -> list[LoadResult]:
-    if conn not in _baselines:
-        targets = tuple(f"{ip}:{manifests.ECHO_HTTP_PORT}" for ip in e.pods.values())
-        _baselines[conn] = [_run(e, perf, targets, CONNS[conn]) for _ in range(perf.repeats)]
-    return _baselines[conn]
+def _measure(e: Echo, perf: PerfConfig, proxy: ProxyObserver, conn: str) -> Pairs:
+    if conn not in _pairs:
+        pods = tuple(f"{ip}:{manifests.ECHO_HTTP_PORT}" for ip in e.pods.values())
+        pairs = Pairs([], [], [])
+        for _ in range(perf.repeats):
+            pairs.baseline.append(_run(e, perf, pods, CONNS[conn]))
+            before = proxy.stats()
+            pairs.service.append(_run(e, perf, (f"{e.cluster_ip}:80",), CONNS[conn]))
+            pairs.usage.append(resources.totals(resources.usage(before, proxy.stats())))
+        _pairs[conn] = pairs
+    return _pairs[conn]
 
 
 def _consistent(res: LoadResult) -> None:
@@ -97,9 +114,11 @@ def _record(metrics: dict[str, Any], results: list[LoadResult], perf: PerfConfig
 
 
 @pytest.mark.parametrize("conn", list(CONNS))
-def test_baseline_pod_ips(echo: Echo, perf: PerfConfig, metrics: dict[str, Any], conn: str) -> None:
-    """Scenario 1: the physical limit, no Service and no proxy rule on the path."""
-    results = _baseline(echo, perf, conn)
+def test_baseline_pod_ips(echo: Echo, perf: PerfConfig, proxy: ProxyObserver, metrics: dict[str, Any],
+                          conn: str) -> None:
+    """Scenario 1: the physical limit, no Service and no proxy rule on the path. (Its Service runs
+    are interleaved with it and recorded by test_cluster_ip.)"""
+    results = _measure(echo, perf, proxy, conn).baseline
     _record(metrics, results, perf)
     for res in results:
         _consistent(res)
@@ -111,12 +130,8 @@ def test_baseline_pod_ips(echo: Echo, perf: PerfConfig, metrics: dict[str, Any],
 def test_cluster_ip(echo: Echo, perf: PerfConfig, proxy: ProxyObserver, metrics: dict[str, Any], conn: str) -> None:
     """Scenarios 2 (keep-alive) and 3 (a new connection per request: the NAT/conntrack path),
     plus the proxy's CPU and memory during the runs (scenario 6, steady load)."""
-    base = _baseline(echo, perf, conn)
-    results, usages = [], []
-    for _ in range(perf.repeats):
-        before = proxy.stats()
-        results.append(_run(echo, perf, (f"{echo.cluster_ip}:80",), CONNS[conn]))
-        usages.append(resources.totals(resources.usage(before, proxy.stats())))
+    pairs = _measure(echo, perf, proxy, conn)
+    base, results, usages = pairs.baseline, pairs.service, pairs.usage
     per = _record(metrics, results, perf)
     base_per: dict[str, list[float | None]] = {}
     for res in base:
@@ -132,11 +147,11 @@ def test_cluster_ip(echo: Echo, perf: PerfConfig, proxy: ProxyObserver, metrics:
         latency_ratio=None if lat.mean is None else round(lat.mean, 4), latency_ratio_stats=lat.as_metrics(),
         p99_ratio_stats=p99.as_metrics(),
         baseline_rps=[v for v in base_per["rps"]], baseline_p50_ms=base_per["p50_ms"],
-        ratio_method="per repeat: Service run i / baseline run i (same run, same client node and backends)",
+        ratio_method="per repeat: Service run i / baseline run i, run right before it (same client node, backends, load)",
         cpu_millicores=cpu.mean and round(cpu.mean, 1), cpu_millicores_stats=cpu.as_metrics(),
         memory_mib=mem.mean and round(mem.mean, 1), memory_mib_stats=mem.as_metrics(),
         proxy_usage=usages,
-        proxy_usage_method="kube-proxy containers on all nodes, crictl stats before/after each load run "
+        proxy_usage_method="kube-proxy containers on all nodes, crictl stats before/after each Service load run "
                            "(locust pod start-up included); CPU = delta cgroup usage / delta time, summed")
     for res in results:
         _consistent(res)
