@@ -95,7 +95,7 @@ def render(pins: Pins, values: dict[str, Any], out: Path) -> str:
     values_file = out.with_suffix(".values.yaml")
     values_file.write_text(yaml.safe_dump(values, sort_keys=True))
     text = run([str(helm), "template", "cilium", str(ciliumimages.chart_dir(pins)), "--namespace", NAMESPACE,
-                "--values", str(values_file)], timeout=120,
+                "--values", str(values_file), "--kube-version", pins.kubernetes], timeout=120,
                hint="rendering Cilium's chart failed; the values are in " + str(values_file)).stdout
     out.write_text(text)
     return text

@@ -111,8 +111,9 @@ def _agent_context(pins: Pins, agent_out: Path, loopback: Path) -> Path:
                    "plugins/cilium-cni/cni-uninstall.sh"):
         shutil.copy2(src / script, ctx / "scripts" / Path(script).name)
     shutil.copytree(src / "bpf", ctx / "bpf", ignore=shutil.ignore_patterns(*BPF_IGNORE))
-    for path in [ctx, *ctx.rglob("*")]:  # module cache files are read-only
-        path.chmod(path.stat().st_mode | 0o200)
+    for path in [ctx, *ctx.rglob("*")]:  # module cache files are read-only (0444): the scripts must run
+        executable = path.is_dir() or path.parent.name in ("bin", "scripts") or path.name in ("cilium-cni", "loopback")
+        path.chmod(0o755 if executable else 0o644)
     return ctx
 
 
@@ -123,7 +124,7 @@ def offline_steps(pins: Pins, cat: Catalog, go: str, base_key: str, loopback_dir
     steps = [go_step(helm, go), go_step(agent, go), go_step(operator, go)]
     tmpl = dockerbuild.TEMPLATES
     llvm = str(pins.raw["cilium"]["llvm"])
-    agent_key = content_hash(steps[1].key, base_key, loopback_key, llvm, tmpl / "cilium.Dockerfile.j2")
+    agent_key = content_hash(steps[1].key, base_key, loopback_key, llvm, tmpl / "cilium.Dockerfile.j2", Path(__file__))
 
     def build_agent() -> None:
         ctx = _agent_context(pins, agent.out_dir, loopback_dir / "loopback")
