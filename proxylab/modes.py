@@ -68,7 +68,7 @@ MODE_FACTS: dict[ProxyMode, ModeFacts] = {
         uses_kube_proxy=False,
         host_requirement="bpf syscall + BTF, cgroup BPF, clsact (Cilium kube-proxy replacement)",
         kernel_options=("CONFIG_BPF_SYSCALL", "CONFIG_DEBUG_INFO_BTF", "CONFIG_CGROUP_BPF", "CONFIG_NET_CLS_BPF"),
-        implemented=False,
+        implemented=True,
         cni_enforces_network_policy=True,
         cni="Cilium (proxylab/cilium.py)",
     ),
