@@ -35,6 +35,8 @@ def test_fault_naming_a_missing_pod_is_invalid_only_when_pods_are_known() -> Non
     assert parse(spec).faults[0].pods == ("ghost",)
     with pytest.raises(InvalidSpec, match=r"spec.faults\[0\].pods\[0\]: pod 'ghost'"):
         parse(spec, existing_pods={"real-1"})
+    # Once carried out (e.g. a kill), the fault may name a pod that no longer exists.
+    assert parse(spec, existing_pods={"real-1"}, applied_faults=frozenset({"f"})).faults[0].pods == ("ghost",)
 
 
 def test_defaults_give_a_three_backend_http_clusterip() -> None:
