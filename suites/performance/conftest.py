@@ -137,9 +137,12 @@ class ProxyObserver:
 
     cluster: ClusterInfo
     container: str = "kube-proxy"
+    kube_proxy: bool = True  # False: no kube-proxy metrics to scrape (the eBPF agent's are not wired in)
 
     def scrape(self) -> dict[str, str]:
         """Node -> kube-proxy metrics text, fetched inside the node (the port is the node's own)."""
+        if not self.kube_proxy:
+            return {}
         url = f"http://127.0.0.1:{PROXY_METRICS_PORT}/metrics"
         with ThreadPoolExecutor(len(self.cluster.nodes)) as pool:
             texts = pool.map(lambda n: _docker_exec(n, "curl", "-s", "--max-time", "10", url), self.cluster.nodes)
@@ -156,11 +159,15 @@ class ProxyObserver:
             return [s for part in pool.map(one, self.cluster.nodes) for s in part]
 
 
+EBPF_AGENT_CONTAINER = "cilium-agent"
+
+
 @pytest.fixture(scope="session")
 def proxy(cluster: ClusterInfo, proxy_mode: Any) -> ProxyObserver:
-    if not proxy_mode.facts.uses_kube_proxy:
-        pytest.skip(f"mode {proxy_mode.value} has no kube-proxy to observe (its agent is not wired in yet)")
-    return ProxyObserver(cluster)
+    """kube-proxy on kube-proxy modes; otherwise the eBPF agent's container (resources only)."""
+    if proxy_mode.facts.uses_kube_proxy:
+        return ProxyObserver(cluster)
+    return ProxyObserver(cluster, container=EBPF_AGENT_CONTAINER, kube_proxy=False)
 
 
 def client_node(ns: Namespace) -> str | None:
