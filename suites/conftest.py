@@ -9,6 +9,11 @@ from __future__ import annotations
 
 import os
 import signal
+
+# testcontainers' reaper (Ryuk) is an image pulled from a registry, which such hosts never reach;
+# proxylab labels its helper containers and removes them itself (cluster down). Set before any
+# test module imports testcontainers, which reads this at import time.
+os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
