@@ -3,6 +3,8 @@ cluster on purpose (test_harness_detects_breakage.py): the same check must go re
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 from proxylab.stats import Fairness, fairness
@@ -43,3 +45,19 @@ def assert_victim_excluded(samples: list[list[Any]], victim: str, after_ms: floa
     assert ms is not None, f"{victim} still received new connections at the end of the probe"
     assert ms / 1000 <= bound_s, f"{victim} kept receiving connections for {ms / 1000:.1f}s (bound {bound_s}s)"
     return ms / 1000
+
+
+INTERVAL_MS = 50
+
+
+def run_series(ns: Namespace, client: str, url: str, duration_ms: int) -> tuple[threading.Thread, dict[str, Any], float]:
+    """Start `echo series` in the background; returns (thread, result holder, host time at start)."""
+    holder: dict[str, Any] = {}
+
+    def target() -> None:
+        holder.update(ns.probe(client, "series", url, str(duration_ms), str(INTERVAL_MS), timeout=duration_ms / 1000 + 60))
+
+    thread = threading.Thread(target=target, daemon=True)
+    started = time.monotonic()
+    thread.start()
+    return thread, holder, started

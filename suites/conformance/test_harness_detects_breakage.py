@@ -19,9 +19,8 @@ from proxylab import kube
 from proxylab.shell import run
 from proxylab.wait import wait_for
 
-from .checks import assert_all_backends_answer, assert_victim_excluded
+from .checks import assert_all_backends_answer, assert_victim_excluded, run_series
 from .conftest import Namespace
-from .test_readiness import run_series
 
 pytestmark = [pytest.mark.e2e, pytest.mark.disruptive]
 

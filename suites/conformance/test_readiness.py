@@ -4,34 +4,17 @@ upstream Kubernetes e2e tests allow."""
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any
 
 import pytest
 
-from .checks import assert_victim_excluded
+from .checks import INTERVAL_MS, assert_victim_excluded, run_series
 from .conftest import Namespace
 
 pytestmark = pytest.mark.e2e
 
 BOUND_S = 30.0
-INTERVAL_MS = 50
-
-
-def run_series(ns: Namespace, client: str, url: str, duration_ms: int) -> tuple[threading.Thread, dict[str, Any], float]:
-    """Start `echo series` in the background; returns (thread, result holder, host time at start)."""
-    holder: dict[str, Any] = {}
-
-    def target() -> None:
-        holder.update(ns.probe(client, "series", url, str(duration_ms), str(INTERVAL_MS), timeout=duration_ms / 1000 + 60))
-
-    thread = threading.Thread(target=target, daemon=True)
-    started = time.monotonic()
-    thread.start()
-    return thread, holder, started
-
-
 def test_unready_backend_is_excluded_then_readmitted(namespace: Namespace, metrics: dict[str, Any]) -> None:
     fx = namespace.fixture("ready", {"replicas": 3})
     st = fx.status()

@@ -11,9 +11,8 @@ import pytest
 
 from proxylab.wait import wait_for
 
-from .checks import assert_victim_excluded
+from .checks import assert_victim_excluded, run_series
 from .conftest import Namespace
-from .test_readiness import run_series
 
 pytestmark = pytest.mark.e2e
 
