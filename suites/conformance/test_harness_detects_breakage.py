@@ -1,14 +1,19 @@
 """The harness must see real breakage: break the live cluster on purpose, run the same checks the
 conformance tests use, and require them to go red. Each break is undone before the test ends.
 
-1. A backend unreachable from one node: delete the pod route to the backends' node on the
-   client's node; the reachability check must fail.
+1. A backend unreachable from one node: on the client's node, shadow the route to the backends'
+   node's pod CIDR with two more specific ``unreachable`` routes (its two halves); the
+   reachability check must fail. Shadowing rather than deleting, because Cilium (ebpf mode,
+   autoDirectNodeRoutes) restores a deleted node route within ~3 s (measured: ``ip route del``
+   on a worker, the route was back at the first 3 s poll), which made the break race the check.
+   Routes more specific than its own are not its to repair, so the break holds on every mode.
 2. An unready backend still receiving traffic: stop kube-proxy (its rules stay, frozen), turn a
    backend unready; the readiness check must fail.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from typing import Any
 
@@ -36,15 +41,18 @@ def test_reachability_check_fails_when_a_node_loses_its_route(namespace: Namespa
     namespace.wait_serving(probe, url, backends)
     assert_all_backends_answer(namespace, probe, url, backends, 20, metrics, "before")
     nodes = {n.metadata.name: n for n in namespace.core().list_node().items}
-    cidr = nodes[backend_node].spec.pod_cidr
-    via = next(a.address for a in nodes[backend_node].status.addresses if a.type == "InternalIP")
-    run(["docker", "exec", client_node, "ip", "route", "del", cidr, "via", via])
+    halves = [str(net) for net in ipaddress.ip_network(nodes[backend_node].spec.pod_cidr).subnets(prefixlen_diff=1)]
+    added: list[str] = []
     try:
+        for half in halves:
+            run(["docker", "exec", client_node, "ip", "route", "add", "unreachable", half])
+            added.append(half)
         with pytest.raises(AssertionError) as broken:
             assert_all_backends_answer(namespace, probe, url, backends, 10, metrics, "broken")
         metrics["detected"] = str(broken.value).splitlines()[0]
     finally:
-        run(["docker", "exec", client_node, "ip", "route", "replace", cidr, "via", via])
+        for half in added:
+            run(["docker", "exec", client_node, "ip", "route", "del", "unreachable", half])
     assert_all_backends_answer(namespace, probe, url, backends, 20, metrics, "restored")
 
 
