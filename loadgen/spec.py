@@ -16,7 +16,12 @@ class LoadSpec:
     """One locust run inside the cluster.
 
     ``targets``: ``host:port`` strings; a Service DNS name or ClusterIP and port, or several pod
-    IPs for the no-proxy baseline (each user round-robins over them, starting at a random one).
+    IPs for the no-proxy baseline. By default each user round-robins over the targets request by
+    request, starting at a random one; ``sticky=True`` instead gives each user one target for the
+    whole run, users spread evenly over the targets (user k of a worker gets target
+    (offset + k) mod n, offset random per worker). Sticky is the fair keep-alive baseline: a kept-
+    alive connection through a Service also stays on the one backend it was balanced to, while a
+    round-robin user waits on every backend in turn, so one slow backend slows every user.
     ``duration_s`` is always the hard cap; with ``max_requests`` the run stops earlier, once that
     many requests were made (rounded up to a multiple of ``users``: each user gets an equal share).
     ``keep_alive=False`` sends ``Connection: close``, so every request opens a new TCP connection.
@@ -30,6 +35,7 @@ class LoadSpec:
     duration_s: int = 15
     max_requests: int | None = None
     keep_alive: bool = True
+    sticky: bool = False
     workers: int = 1
     rate_per_user: float | None = None
     path: str = "/"
@@ -74,6 +80,7 @@ class LoadSpec:
         """Options of proxylab's locustfile, the same for master and workers."""
         return ["--pl-targets", ",".join(self.targets), "--pl-path", self.path,
                 "--pl-keep-alive", "true" if self.keep_alive else "false",
+                "--pl-sticky", "true" if self.sticky else "false",
                 "--pl-per-user", str(self.per_user), "--pl-rate-per-user", str(self.rate_per_user or 0),
                 "--pl-timeout", str(self.request_timeout_s),
                 "--pl-spec", json.dumps(self.to_json(), separators=(",", ":"))]

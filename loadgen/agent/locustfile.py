@@ -1,6 +1,7 @@
 """proxylab's locustfile: runs inside the cluster (master + workers), never in the harness.
 
-Each user sends GET requests to the targets (host:port, round-robin over them), keeping the
+Each user sends GET requests to the targets (host:port, round-robin over them, or one target per
+user with ``--pl-sticky``), keeping the
 connection alive or asking for a new one per request (``Connection: close``). Workers account
 every request through locust's ``request`` event into per-second buckets, count the echo
 backend's ``pod`` per answer, sample their own CPU, and ship all of it to the master inside
@@ -12,6 +13,7 @@ prints one line ``PROXYLAB-LOADGEN-RESULT <json>`` that the harness reads from t
 # (locust's event decorators are untyped; wait_time is rebound per user on purpose)
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import socket
@@ -46,6 +48,8 @@ def _options(parser: Any) -> None:
     parser.add_argument("--pl-targets", default="", help="comma-separated host:port, round-robin")
     parser.add_argument("--pl-path", default="/")
     parser.add_argument("--pl-keep-alive", default="true", choices=["true", "false"])
+    parser.add_argument("--pl-sticky", default="false", choices=["true", "false"],
+                        help="each user keeps one target (spread evenly) instead of round-robin")
     parser.add_argument("--pl-per-user", type=int, default=0, help="requests per user, then stop (0: no limit)")
     parser.add_argument("--pl-rate-per-user", type=float, default=0.0, help="req/s per user (0: closed loop)")
     parser.add_argument("--pl-timeout", type=float, default=3.0)
@@ -66,8 +70,13 @@ class EchoUser(FastHttpUser):
 
     def on_start(self) -> None:
         opts = self.environment.parsed_options
-        self.urls = [f"http://{t}{opts.pl_path}" for t in _targets(opts)]
-        self.next = int.from_bytes(os.urandom(2), "little") % len(self.urls)
+        urls = [f"http://{t}{opts.pl_path}" for t in _targets(opts)]
+        if opts.pl_sticky == "true":
+            self.urls = [urls[(_WORKER_OFFSET + next(_user_seq)) % len(urls)]]
+            self.next = 0
+        else:
+            self.urls = urls
+            self.next = int.from_bytes(os.urandom(2), "little") % len(self.urls)
         self.headers = {} if opts.pl_keep_alive == "true" else {"Connection": "close"}
         self.left = opts.pl_per_user or -1
         if opts.pl_rate_per_user > 0:
@@ -95,6 +104,10 @@ class EchoUser(FastHttpUser):
 
 
 _targets_cache: list[str] = []
+# Sticky mode: users of this worker take targets in turn from a random start, so several workers
+# do not all pile onto the first targets.
+_user_seq = itertools.count()
+_WORKER_OFFSET = int.from_bytes(os.urandom(2), "little")
 
 
 def _targets(opts: Any) -> list[str]:

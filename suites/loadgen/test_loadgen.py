@@ -63,6 +63,16 @@ def test_baseline_round_robins_over_pod_ips(backends: Backends, metrics: dict[st
     assert max(res.backends.values()) - min(res.backends.values()) <= users, res.backends
 
 
+def test_sticky_baseline_keeps_each_user_on_one_pod_ip(backends: Backends, metrics: dict[str, Any]) -> None:
+    """Two users, one worker, sticky: users take consecutive targets, so exactly two backends answer."""
+    targets = tuple(f"{ip}:{manifests.ECHO_HTTP_PORT}" for ip in backends.pods.values())
+    assert len(targets) > 2, "needs more backends than users to tell sticky from round-robin"
+    res = _run(backends, metrics, targets=targets, users=2, duration_s=6, sticky=True)
+    _consistent(res)
+    assert res.failures == 0, res.failures_by_kind
+    assert len(res.backends) == 2, f"expected each of the 2 users on its own backend, got {res.backends}"
+
+
 def test_request_count_stops_the_run_early(backends: Backends, metrics: dict[str, Any]) -> None:
     res = _run(backends, metrics, targets=(backends.service,), users=4, max_requests=2000, duration_s=60,
                rate_per_user=200)

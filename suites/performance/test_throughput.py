@@ -61,9 +61,9 @@ class Pairs:
 _pairs: dict[str, Pairs] = {}  # conn -> its repeats, measured once per session (the first test pays)
 
 
-def _run(e: Echo, perf: PerfConfig, targets: tuple[str, ...], keep_alive: bool) -> LoadResult:
+def _run(e: Echo, perf: PerfConfig, targets: tuple[str, ...], keep_alive: bool, sticky: bool = False) -> LoadResult:
     spec = LoadSpec(targets=targets, users=perf.users, spawn_rate=max(perf.users, 1), duration_s=perf.duration_s,
-                    keep_alive=keep_alive, node=e.node)
+                    keep_alive=keep_alive, sticky=sticky, node=e.node)
     return run_load(e.ns.api, e.ns.name, spec)
 
 
@@ -72,7 +72,9 @@ def _measure(e: Echo, perf: PerfConfig, proxy: ProxyObserver, conn: str) -> Pair
         pods = tuple(f"{ip}:{manifests.ECHO_HTTP_PORT}" for ip in e.pods.values())
         pairs = Pairs([], [], [])
         for _ in range(perf.repeats):
-            pairs.baseline.append(_run(e, perf, pods, CONNS[conn]))
+            # Keep-alive baseline: each user stays on one pod IP, as a kept-alive Service
+            # connection stays on its backend; new-connection baseline: round-robin per request.
+            pairs.baseline.append(_run(e, perf, pods, CONNS[conn], sticky=CONNS[conn]))
             before = proxy.stats()
             pairs.service.append(_run(e, perf, (f"{e.cluster_ip}:80",), CONNS[conn]))
             pairs.usage.append(resources.totals(resources.usage(before, proxy.stats())))

@@ -79,3 +79,11 @@ def test_request_count_is_split_evenly_over_users() -> None:
     args = spec.master_args("/proxylab/locustfile.py")
     assert args[args.index("--run-time") + 1] == "15s"
     assert args[args.index("--pl-targets") + 1] == "10.244.1.2:8080,10.244.2.3:8080"
+
+
+def test_target_choice_reaches_master_and_workers() -> None:
+    sticky = LoadSpec(targets=("10.244.1.2:8080", "10.244.2.3:8080"), sticky=True)
+    for args in (sticky.master_args("/l.py"), sticky.worker_args("/l.py", "10.244.1.9")):
+        assert args[args.index("--pl-sticky") + 1] == "true"
+    plain = LoadSpec(targets=("10.244.1.2:8080",)).worker_args("/l.py", "10.244.1.9")
+    assert plain[plain.index("--pl-sticky") + 1] == "false"
