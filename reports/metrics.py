@@ -51,7 +51,6 @@ CURVES: dict[str, MetricInfo] = {
     "programming_latency": MetricInfo("programming latency", "s", "lower"),
     "first_packet_latency": MetricInfo("first-packet latency", "s", "lower"),
 }
-HEADLINE = ("ratio_to_baseline", "rps", "p99_ms")
 NOISE_FLOOR = {"ms": 1.0, "s": 0.05}  # absolute changes below these are never called regressions
 _TIMELINE_VALUE_KEYS = ("value", "v", "ok_ratio", "rps")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from . import history, performance
+from . import headline, history, performance
 from .aggregate import EnvRow, MatrixRow, ModeSummary, environment, matrix, mode_key, split_latest, summarise
 from .load import ModeRun
 from .performance import ChartSpec, PerfSection
@@ -17,7 +17,7 @@ class ReportData:
     run_ids: list[str]
     modes: list[str]
     summaries: list[ModeSummary]
-    headline: dict[str, list[str]]
+    headline: list[headline.HeadlineRow]
     rows: list[MatrixRow]
     perf: PerfSection
     env: list[EnvRow]
@@ -48,7 +48,7 @@ def assemble(runs: Sequence[ModeRun], earlier: Sequence[ModeRun] = (), *, genera
         run_ids=sorted({r.run_id for r in current}),
         modes=sorted({r.mode for r in current}, key=mode_key),
         summaries=[summarise(r) for r in current],
-        headline=performance.headline(current),
+        headline=headline.table(current),
         rows=matrix(current),
         perf=performance.section(current),
         env=environment(current),

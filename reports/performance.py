@@ -105,15 +105,3 @@ def section(runs: Sequence[ModeRun]) -> PerfSection:
                          if any(mode in per_test[t] for t in labels)]})
     return sec
 
-
-def headline(runs: Sequence[ModeRun]) -> dict[str, list[str]]:
-    """Per mode, short 'label: value' strings of the headline metrics (for the summary cards)."""
-    out: dict[str, list[str]] = {}
-    for r in runs:
-        for t in r.tests:
-            for key in m.HEADLINE:
-                v = t.get("metrics", {}).get(key)
-                if m.is_number(v):
-                    mi = m.SCALARS[key]
-                    out.setdefault(r.mode, []).append(f"{mi.label} {v:.3g} {mi.unit} ({short_test_id(t['id'])})")
-    return out

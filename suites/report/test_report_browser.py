@@ -15,10 +15,11 @@ from typing import Any
 import pytest
 
 import reports
+from reports.aggregate import mode_key
 
 from .cdp import open_page
 
-LOAD = "suites/performance/test_load.py::test_cluster_ip_load"
+LOAD = "suites/performance/test_throughput.py::test_cluster_ip[keepalive]"
 SMOKE = "suites/conformance/test_smoke.py::test_service_without_endpoints_refuses_within_one_second"
 DNS = "suites/conformance/test_smoke.py::test_service_dns_name_resolves_to_cluster_ip[short]"
 
@@ -98,3 +99,23 @@ def test_a_conformance_only_report_renders_and_says_so(results: Path, tmp_path: 
     reports.build([only_conf], out)
     assert "No performance results in these runs." in out.read_text()
     assert _check(out, tmp_path / "conformance-only.png") == (0, 0)
+
+
+def test_report_of_this_test_run(tmp_path: Path) -> None:
+    """The report of the real results this test command produced (``./proxylab.sh test`` sets
+    PROXYLAB_RUN_ID for every tox env and runs this one last). Written next to those results as
+    report.html + report.png, so a CI run leaves a real comparison behind."""
+    import os
+
+    run_id = os.environ.get("PROXYLAB_RUN_ID", "")
+    run_dir = (Path(os.environ.get("PROXYLAB_RESULTS_DIR", "results")) / run_id).resolve()
+    found = sorted(run_dir.glob("*/results.json")) if run_id else []
+    if not found:
+        pytest.skip(f"no results.json under {run_dir}/ (PROXYLAB_RUN_ID={run_id!r}): "
+                    "run through `./proxylab.sh test`, which runs the mode envs first")
+    out = run_dir / "report.html"
+    data = reports.build([run_dir], out)
+    assert data.modes == sorted({p.parent.name for p in found}, key=mode_key), data.modes
+    expected, rendered = _check(out, run_dir / "report.png")
+    assert expected == len(data.charts)
+    assert rendered == expected, f"{expected - rendered} of {expected} charts did not render"
