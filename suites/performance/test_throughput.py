@@ -49,9 +49,11 @@ def echo(namespace: Namespace) -> Echo:
 
 @dataclass
 class Pairs:
-    """Per repeat: the baseline run, then the Service run right after it, and the proxy's usage
-    during the Service run. Interleaved so each ratio compares runs seconds apart: on a shared
-    machine the background load drifts over minutes."""
+    """Per repeat: the baseline run and the Service run back to back, and the proxy's usage during
+    the Service run. Interleaved so each ratio compares runs seconds apart (on a shared machine the
+    background load drifts over minutes), and counterbalanced (baseline first in even repeats,
+    Service first in odd ones) so whatever the first run of a pair pays, e.g. the previous run's
+    locust pods still being torn down, does not bias the ratio one way."""
 
     baseline: list[LoadResult]
     service: list[LoadResult]
@@ -71,15 +73,22 @@ def _measure(e: Echo, perf: PerfConfig, proxy: ProxyObserver, conn: str) -> Pair
     if conn not in _pairs:
         pods = tuple(f"{ip}:{manifests.ECHO_HTTP_PORT}" for ip in e.pods.values())
         pairs = Pairs([], [], [])
-        for _ in range(perf.repeats):
+        for i in range(perf.repeats):
+            if i % 2 == 1:
+                _service_run(e, perf, proxy, conn, pairs)
             # Keep-alive baseline: each user stays on one pod IP, as a kept-alive Service
             # connection stays on its backend; new-connection baseline: round-robin per request.
             pairs.baseline.append(_run(e, perf, pods, CONNS[conn], sticky=CONNS[conn]))
-            before = proxy.stats()
-            pairs.service.append(_run(e, perf, (f"{e.cluster_ip}:80",), CONNS[conn]))
-            pairs.usage.append(resources.totals(resources.usage(before, proxy.stats())))
+            if i % 2 == 0:
+                _service_run(e, perf, proxy, conn, pairs)
         _pairs[conn] = pairs
     return _pairs[conn]
+
+
+def _service_run(e: Echo, perf: PerfConfig, proxy: ProxyObserver, conn: str, pairs: Pairs) -> None:
+    before = proxy.stats()
+    pairs.service.append(_run(e, perf, (f"{e.cluster_ip}:80",), CONNS[conn]))
+    pairs.usage.append(resources.totals(resources.usage(before, proxy.stats())))
 
 
 def _consistent(res: LoadResult) -> None:
@@ -149,7 +158,8 @@ def test_cluster_ip(echo: Echo, perf: PerfConfig, proxy: ProxyObserver, metrics:
         latency_ratio=None if lat.mean is None else round(lat.mean, 4), latency_ratio_stats=lat.as_metrics(),
         p99_ratio_stats=p99.as_metrics(),
         baseline_rps=[v for v in base_per["rps"]], baseline_p50_ms=base_per["p50_ms"],
-        ratio_method="per repeat: Service run i / baseline run i, run right before it (same client node, backends, load)",
+        ratio_method="per repeat: Service run i / baseline run i, run back to back (baseline first in even repeats, "
+                     "Service first in odd ones; same client node, backends, load)",
         cpu_millicores=cpu.mean and round(cpu.mean, 1), cpu_millicores_stats=cpu.as_metrics(),
         memory_mib=mem.mean and round(mem.mean, 1), memory_mib_stats=mem.as_metrics(),
         proxy_usage=usages,
