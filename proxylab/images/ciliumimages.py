@@ -88,8 +88,7 @@ def chart_dir(pins: Pins) -> Path:
 
 
 def go_step(spec: gobuild.GoBuild, go: str) -> Step:
-    extra = [SHIM_DIR] if any(str(SHIM_DIR) in r for r in spec.replaces) else []
-    return Step(spec.name, content_hash(spec.cache_inputs(), go, *extra), lambda: gobuild.build(spec),
+    return Step(spec.name, content_hash(spec.cache_inputs(), go), lambda: gobuild.build(spec),
                 f"{spec.module}@{spec.version} ({', '.join(spec.binary_names())})", spec.outputs_exist)
 
 

@@ -57,7 +57,14 @@ class GoBuild:
         return {"module": self.module, "version": self.version, "packages": self.packages, "tags": self.tags,
                 "ldflags": self.ldflags, "cgo": self.cgo, "staging": self.staging_replaces,
                 "godebug": self.godebug, "rename": self.rename,
-                "replaces": self.replaces}
+                "replaces": [_replace_key(r) for r in self.replaces]}
+
+
+def _replace_key(replace: str) -> object:
+    """A replace as a cache input: a local directory by its contents, never by its absolute path
+    (the checkout's location differs between clones and CI, and must not force a rebuild)."""
+    old, _, new = replace.partition("=")
+    return (old, Path(new)) if new.startswith("/") else replace
 
 
 def _go(args: list[str], cwd: Path, what: str, env: dict[str, str] | None = None) -> str:

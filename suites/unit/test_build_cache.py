@@ -50,3 +50,20 @@ def test_failed_step_leaves_no_stamp(tmp_path: Path, monkeypatch: pytest.MonkeyP
     with pytest.raises(BuildFailed, match=r"example\.com/x@v1"):
         StepRunner(1, out=lambda s: None).run(step)
     assert not step.up_to_date()
+
+
+def test_go_build_key_follows_a_local_replace_by_content_not_location(tmp_path: Path) -> None:
+    from proxylab.images.gobuild import GoBuild
+
+    def key(where: Path) -> str:
+        spec = GoBuild("x", "example.com/m", "v1.0.0", ("example.com/m/cmd",),
+                       replaces=("example.com/gone=example.com/other@v1.2.0", f"example.com/shim={where}"))
+        return content_hash(spec.cache_inputs())
+
+    one, two = tmp_path / "clone1" / "shim", tmp_path / "clone2" / "shim"
+    for d in (one, two):
+        d.mkdir(parents=True)
+        (d / "go.mod").write_text("module example.com/shim\n")
+    assert key(one) == key(two), "the same shim in another clone must not rebuild"
+    (two / "go.mod").write_text("module example.com/shim\n\ngo 1.26\n")
+    assert key(one) != key(two), "a changed shim must rebuild"
