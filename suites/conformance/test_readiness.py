@@ -15,6 +15,8 @@ from .conftest import Namespace
 pytestmark = pytest.mark.e2e
 
 BOUND_S = 30.0
+
+
 def test_unready_backend_is_excluded_then_readmitted(namespace: Namespace, metrics: dict[str, Any]) -> None:
     fx = namespace.fixture("ready", {"replicas": 3})
     st = fx.status()

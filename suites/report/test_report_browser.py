@@ -9,6 +9,7 @@ page is left in the test's tmp directory (path printed) for a person to look at.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -105,8 +106,6 @@ def test_report_of_this_test_run(tmp_path: Path) -> None:
     """The report of the real results this test command produced (``./proxylab.sh test`` sets
     PROXYLAB_RUN_ID for every tox env and runs this one last). Written next to those results as
     report.html + report.png, so a CI run leaves a real comparison behind."""
-    import os
-
     run_id = os.environ.get("PROXYLAB_RUN_ID", "")
     run_dir = (Path(os.environ.get("PROXYLAB_RESULTS_DIR", "results")) / run_id).resolve()
     found = sorted(run_dir.glob("*/results.json")) if run_id else []
