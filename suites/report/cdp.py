@@ -8,8 +8,11 @@ Uses Debian's ``chromium`` (no browser download is possible on these machines) a
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -97,7 +100,8 @@ def open_page(url: str, timeout: float = 60) -> Iterator[Page]:
     with tempfile.TemporaryDirectory(prefix="proxylab-chromium-") as profile, \
             tempfile.TemporaryFile("w+") as log:
         proc = subprocess.Popen([chromium_path(), *FLAGS, f"--user-data-dir={profile}", "--remote-debugging-port=0",
-                                 "about:blank"], stdout=subprocess.DEVNULL, stderr=log, text=True)
+                                 "about:blank"], stdout=subprocess.DEVNULL, stderr=log, text=True,
+                                start_new_session=True)
         try:
             port_file = Path(profile) / "DevToolsActivePort"
             deadline = time.monotonic() + timeout
@@ -129,3 +133,8 @@ def open_page(url: str, timeout: float = 60) -> Iterator[Page]:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+            # Chromium's helpers (zygote, renderers, crash handler) can outlive the main process
+            # and still write into the profile, so removing it failed now and then with "Directory
+            # not empty": stop the whole process group before the profile is removed.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
