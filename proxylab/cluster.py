@@ -12,6 +12,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import shutil
 import time
 from collections.abc import Iterator
@@ -31,6 +32,11 @@ from .versions import load_pins
 from .wait import wait_for
 
 PREFIX = "proxylab-"
+# kind's own limit (sigs.k8s.io/kind, create.go clusterNameMax): a hostname has at most 64
+# characters and kind appends "-control-plane" (14) to the name for the control-plane node. kind
+# only warns beyond it; proxylab refuses, before anything on the host is changed.
+NAME_MAX = 50
+_NAME_RE = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 NETWORK = "proxylab"  # KIND_EXPERIMENTAL_DOCKER_NETWORK: our own network, removed with the last cluster
 KUBE_PROXY_METRICS_PORT = 10249
 
@@ -78,8 +84,23 @@ def host_lock() -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+def validate_name(name: str) -> str:
+    """``name`` if it is a valid cluster name (a lowercase DNS label of at most NAME_MAX characters,
+    which is also a single, safe path component), else ClusterError saying what is allowed."""
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name) or len(name) > NAME_MAX:
+        raise ClusterError(f"invalid cluster name {name!r}: use lowercase letters, digits and '-', starting and "
+                           f"ending with a letter or digit, at most {NAME_MAX} characters with the {PREFIX!r} prefix "
+                           f"(e.g. {PREFIX}iptables)")
+    return name
+
+
 def cluster_dir(name: str) -> Path:
-    return state_dir() / "clusters" / name
+    """``state_dir()/clusters/<name>``; refuses any name whose path would leave that directory."""
+    root = (state_dir() / "clusters").resolve()
+    path = (root / validate_name(name)).resolve()
+    if path.parent != root:
+        raise ClusterError(f"cluster name {name!r} resolves outside {root} ({path}); refusing to use it")
+    return path
 
 
 def _kind(*args: str, timeout: float = 900, hint: str = "") -> str:
@@ -96,9 +117,10 @@ def kind_clusters() -> list[str]:
 
 
 def normalise_name(name: str | None, mode: ProxyMode) -> str:
+    """The cluster name for ``--name`` (``proxylab-`` prefixed; default ``proxylab-<mode>``), validated."""
     if not name:
         return f"{PREFIX}{mode.value}"
-    return name if name.startswith(PREFIX) else PREFIX + name
+    return validate_name(name if name.startswith(PREFIX) else PREFIX + name)
 
 
 def check_mode_supported(mode: ProxyMode) -> None:
@@ -112,6 +134,8 @@ def check_mode_supported(mode: ProxyMode) -> None:
 
 def up(mode: ProxyMode, workers: int = 2, name: str | None = None) -> ClusterInfo:
     t0 = time.monotonic()
+    name = normalise_name(name, mode)  # first: a bad name must not get as far as a host change
+    cdir = cluster_dir(name)
     check_mode_supported(mode)
     if workers < 0 or workers > 10:
         raise ClusterError(f"--workers must be between 0 and 10, got {workers}")
@@ -120,7 +144,6 @@ def up(mode: ProxyMode, workers: int = 2, name: str | None = None) -> ClusterInf
     image = Catalog(pins).node
     if not docker.image_exists(image):
         raise ClusterError(f"node image {image} not found; run `proxylab images build` first")
-    name = normalise_name(name, mode)
     existing = kind_clusters()
     if name in existing:
         raise ClusterError(f"a kind cluster named {name!r} already exists; use another --name, "
@@ -128,7 +151,6 @@ def up(mode: ProxyMode, workers: int = 2, name: str | None = None) -> ClusterInf
     kernel.load_modules_for(mode)
     for change in sysctl.raise_limits():
         print(f"host: {change}", flush=True)
-    cdir = cluster_dir(name)
     if cdir.exists():
         shutil.rmtree(cdir)
     cdir.mkdir(parents=True)
@@ -257,11 +279,20 @@ def _export_logs(name: str, dest: Path) -> None:
         print(f"cluster {name}: could not export logs: {exc}", flush=True)
 
 
+def _state_of(name: str) -> Path | None:
+    """The state directory of a listed kind cluster, None for a name proxylab would not have given
+    (such a cluster was not created by proxylab and has no state here)."""
+    try:
+        return cluster_dir(name)
+    except ClusterError:
+        return None
+
+
 def _delete(name: str) -> None:
     if kind_binary().exists():
         run([str(kind_binary()), "delete", "cluster", "--name", name], check=False, timeout=300)
-    cdir = cluster_dir(name)
-    if cdir.exists():
+    cdir = _state_of(name)
+    if cdir is not None and cdir.exists():
         logs = cdir / "logs"
         for child in cdir.iterdir():
             if child != logs:
@@ -289,6 +320,8 @@ def _cleanup_if_last() -> list[str]:
 
 def down(name: str | None) -> list[str]:
     """Delete one cluster (``name``) or, with None, every proxylab cluster."""
+    if name is not None:
+        validate_name(name)
     docker.require_engine()
     targets = [c for c in kind_clusters() if c.startswith(PREFIX)] if name is None else [name]
     lines = []
@@ -296,7 +329,8 @@ def down(name: str | None) -> list[str]:
         if name is not None and target not in kind_clusters():
             raise ClusterError(f"no kind cluster named {target!r}; see `proxylab cluster list`")
         _delete(target)
-        shutil.rmtree(cluster_dir(target), ignore_errors=True)
+        if (cdir := _state_of(target)) is not None:
+            shutil.rmtree(cdir, ignore_errors=True)
         lines.append(f"deleted cluster {target}")
     with host_lock():
         lines += _cleanup_if_last()
@@ -323,8 +357,9 @@ def list_clusters() -> list[ListedCluster]:
     for name in kind_clusters():
         if not name.startswith(PREFIX):
             continue
-        path = cluster_dir(name) / "cluster.json"
-        if path.exists():
+        cdir = _state_of(name)
+        path = cdir / "cluster.json" if cdir is not None else None
+        if path is not None and path.exists():
             info = ClusterInfo.from_json(json.loads(path.read_text()))
             rows.append(ListedCluster(name, info.mode.value, len(info.nodes), str(info.kubeconfig)))
         else:
