@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import Sequence
 
@@ -100,13 +101,44 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from .results import new_run_id
 
     return runner.run(runner.parse_modes(args.modes), runner.parse_suites(args.suites),
-                      args.resume or new_run_id(), Path(args.results_dir), resume=bool(args.resume),
-                      history=[Path(p) for p in args.history])
+                      args.resume if args.resume is not None else new_run_id(), Path(args.results_dir),
+                      resume=args.resume is not None, history=[Path(p) for p in args.history])
 
 
 def _mode_arg(value: str) -> str:
     ProxyMode.parse(value)  # raises UnknownMode with the valid list
     return value
+
+
+def _percent_arg(value: str) -> float:
+    """``--threshold``: a finite percentage >= 0 (argparse turns the ValueError into a usage error)."""
+    try:
+        pct = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of percent, got {value!r}") from None
+    if not math.isfinite(pct) or pct < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0 (percent), got {value!r}")
+    return pct
+
+
+def _run_id_arg(value: str) -> str:
+    from .errors import InvalidArgument
+    from .results import validate_run_id
+
+    try:
+        return validate_run_id(value)
+    except InvalidArgument as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _workers_arg(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if not 0 <= n <= 10:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 10, got {n}")
+    return n
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -136,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     up = c.add_parser("up", help="create a cluster and verify its proxy mode")
     up.add_argument("--mode", required=True, type=_mode_arg,
                     help="one of: " + ", ".join(m.value for m in ProxyMode))
-    up.add_argument("--workers", type=int, default=2)
+    up.add_argument("--workers", type=_workers_arg, default=2, help="worker nodes, 0..10 (default 2)")
     up.add_argument("--name", default=None)
     up.set_defaults(func=_cmd_cluster_up)
     down = c.add_parser("down", help="delete a cluster (or --all proxylab clusters)")
@@ -152,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("-o", "--output", default="reports/out/index.html", help="the HTML file to write")
     rep.add_argument("--history", action="append", default=[], metavar="DIR",
                      help="earlier results (directories or files) for trends and regressions; repeatable")
-    rep.add_argument("--threshold", type=float, default=10.0, metavar="PCT",
+    rep.add_argument("--threshold", type=_percent_arg, default=10.0, metavar="PCT",
                      help="regression threshold in percent vs the previous run (default 10)")
     rep.add_argument("--markdown-summary", metavar="FILE",
                      help="also append a Markdown summary to FILE (e.g. $GITHUB_STEP_SUMMARY)")
@@ -164,7 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
                      + " (default: the implemented ones; unsupported ones are recorded as skipped)")
     run.add_argument("--suites", default=None, metavar="S1,S2",
                      help="comma-separated suites under suites/ (default: conformance, performance where present)")
-    run.add_argument("--resume", default=None, metavar="RUN_ID", help="continue RUN_ID: skip modes already finished")
+    run.add_argument("--resume", default=None, metavar="RUN_ID", type=_run_id_arg,
+                     help="continue RUN_ID: skip modes already finished")
     run.add_argument("--results-dir", default="results", help="results/<run-id>/<mode>/results.json go here")
     run.add_argument("--history", action="append", default=[], metavar="DIR",
                      help="earlier results for the report's trends and regressions; repeatable")

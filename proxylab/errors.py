@@ -23,6 +23,10 @@ class CommandFailed(ProxylabError):
         super().__init__(msg)
 
 
+class InvalidArgument(ProxylabError):
+    """A command-line value proxylab refuses (run ids, --modes, --resume, ...); the message names it."""
+
+
 class UnknownMode(ProxylabError):
     """A proxy mode name that proxylab does not know."""
 

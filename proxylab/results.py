@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import socket
 import subprocess
 import time
@@ -36,8 +37,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from .errors import InvalidArgument
+
 SCHEMA_VERSION = 1
 Verdict = Literal["passed", "failed", "skipped"]
+RUN_ID_MAX = 128
+_RUN_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 def now_iso() -> str:
@@ -46,6 +51,15 @@ def now_iso() -> str:
 
 def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+
+
+def validate_run_id(run_id: str) -> str:
+    """``run_id`` if it is one safe path component (letters, digits, '.', '_', '-'; starting with a
+    letter or digit, so never '.' or '..'), else InvalidArgument: run ids become directory names."""
+    if not isinstance(run_id, str) or len(run_id) > RUN_ID_MAX or not _RUN_ID_RE.fullmatch(run_id):
+        raise InvalidArgument(f"invalid run id {run_id!r}: use letters, digits, '.', '_' and '-', starting with a "
+                              f"letter or digit, at most {RUN_ID_MAX} characters (e.g. {new_run_id()})")
+    return run_id
 
 
 def git_commit(cwd: Path | None = None) -> str | None:
@@ -118,18 +132,172 @@ class ResultsWriter:
         os.replace(tmp, self.path)
 
 
-def validate(doc: dict[str, Any]) -> list[str]:
-    """Problems with a results document (empty when valid); used by tests and the report."""
-    problems = []
-    if doc.get("schema_version") != SCHEMA_VERSION:
-        problems.append(f"schema_version is {doc.get('schema_version')!r}, expected {SCHEMA_VERSION}")
-    run = doc.get("run", {})
-    for key in ("run_id", "mode", "versions", "host", "started"):
-        if key not in run:
-            problems.append(f"run.{key} missing")
-    for i, t in enumerate(doc.get("tests", [])):
-        if t.get("verdict") not in ("passed", "failed", "skipped"):
-            problems.append(f"tests[{i}].verdict is {t.get('verdict')!r}")
-        if not isinstance(t.get("metrics"), dict):
-            problems.append(f"tests[{i}].metrics is not an object")
-    return problems
+MODE_STATUSES = ("ran", "skipped", "failed")
+VERDICTS = ("passed", "failed", "skipped")
+_MAX_PROBLEMS = 20
+
+
+def _show(value: Any) -> str:
+    """A value as it appears in JSON, shortened for a one-line message."""
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = repr(value)
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")  # lone surrogates as \udxxx
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def is_json_number(value: Any) -> bool:
+    """An int or float (not a bool) that converts to a float: a 400-digit integer does not."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        float(value)
+    except OverflowError:
+        return False
+    return True
+
+
+def _kind(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
+            type(None): "null"}.get(type(value), "a number")
+
+
+class _Checker:
+    """Collects ``<field path>: <problem>`` lines for one document."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def bad(self, path: str, expected: str, value: Any) -> None:
+        if len(self.problems) < _MAX_PROBLEMS:
+            self.problems.append(f"{path}: expected {expected}, got {_show(value)}")
+
+    def missing(self, path: str, expected: str) -> None:
+        if len(self.problems) < _MAX_PROBLEMS:
+            self.problems.append(f"{path}: missing (expected {expected})")
+
+    def field(self, obj: dict[str, Any], key: str, path: str, expected: str, ok: Any, *, required: bool) -> Any:
+        if key not in obj:
+            if required:
+                self.missing(f"{path}.{key}" if path else key, expected)
+            return None
+        value = obj[key]
+        if not ok(value):
+            self.bad(f"{path}.{key}" if path else key, expected, value)
+            return None
+        return value
+
+    def walk(self, doc: Any) -> None:
+        """Every number in ``doc`` converts to a float (metrics are free-form JSON, and the report
+        computes with them) and every string is valid Unicode (no lone surrogate escape)."""
+        stack: list[tuple[Any, str]] = [(doc, "")]
+        while stack and len(self.problems) < _MAX_PROBLEMS:
+            v, p = stack.pop()
+            if isinstance(v, dict):
+                for k, item in v.items():
+                    path = f"{p}.{_key(k)}" if p else _key(k)
+                    if not _unicode(k):
+                        self.bad(path, "a key of valid Unicode (no lone surrogate)", k)
+                    stack.append((item, path))
+            elif isinstance(v, list):
+                stack += [(item, f"{p}[{i}]") for i, item in enumerate(v)]
+            elif isinstance(v, str) and not _unicode(v):
+                self.bad(p or "(document)", "a string of valid Unicode (no lone surrogate)", v)
+            elif isinstance(v, int | float) and not isinstance(v, bool) and not is_json_number(v):
+                self.bad(p or "(document)", "a number within the range of a float", v)
+
+
+def _key(k: str) -> str:
+    """A key as it appears in a field path: plain when it is a simple name, else quoted."""
+    return k if k.replace("_", "").replace("-", "").isalnum() and k.isascii() else _show(k)
+
+
+def _unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _str(v: Any) -> bool:
+    return isinstance(v, str)
+
+
+def _nonempty_str(v: Any) -> bool:
+    return isinstance(v, str) and bool(v)
+
+
+def _opt_str(v: Any) -> bool:
+    return v is None or isinstance(v, str)
+
+
+def _obj(v: Any) -> bool:
+    return isinstance(v, dict)
+
+
+def _opt_obj(v: Any) -> bool:
+    return v is None or isinstance(v, dict)
+
+
+def _opt_number(v: Any) -> bool:
+    return v is None or is_json_number(v)
+
+
+def validate(doc: Any) -> list[str]:
+    """Problems with a results document, each ``<field>: <what is wrong>`` (empty when valid).
+
+    Checks the whole shape the report relies on, so any JSON value gives either no problem or
+    problems naming the field: the report never meets a value of the wrong type. Unknown keys are
+    allowed (newer writers may add some).
+    """
+    c = _Checker()
+    if not isinstance(doc, dict):
+        c.bad("(document)", "a JSON object", doc)
+        return c.problems
+    c.walk(doc)
+    if "schema_version" not in doc:
+        c.missing("schema_version", f"{SCHEMA_VERSION}")
+    elif type(doc["schema_version"]) is not int or doc["schema_version"] != SCHEMA_VERSION:
+        c.problems.append(f"schema_version: expected {SCHEMA_VERSION}, got {_show(doc['schema_version'])} "
+                          "(written by another proxylab version?)")
+    run = c.field(doc, "run", "", "an object", _obj, required=True)
+    if run is not None:
+        c.field(run, "run_id", "run", "a non-empty string", _nonempty_str, required=True)
+        c.field(run, "mode", "run", "a non-empty string", _nonempty_str, required=True)
+        versions = c.field(run, "versions", "run", "an object of strings", _obj, required=True)
+        if versions is not None:
+            for k, v in versions.items():
+                if not isinstance(v, str):
+                    c.bad(f"run.versions.{k}", "a string", v)
+        c.field(run, "host", "run", "an object", _obj, required=True)
+        c.field(run, "started", "run", "a string (ISO-8601 time)", _str, required=True)
+        c.field(run, "finished", "run", "a string (ISO-8601 time) or null", _opt_str, required=False)
+        c.field(run, "images", "run", "a string", _str, required=False)
+        c.field(run, "git_commit", "run", "a string or null", _opt_str, required=False)
+        status = c.field(run, "mode_status", "run", "a string", _str, required=False)
+        if status is not None and status not in MODE_STATUSES:
+            c.bad("run.mode_status", "one of " + ", ".join(MODE_STATUSES), status)
+        c.field(run, "mode_reason", "run", "a string", _str, required=False)
+        c.field(run, "proxy_features", "run", "an object or null", _opt_obj, required=False)
+        cluster = c.field(run, "cluster", "run", "an object or null", _opt_obj, required=False)
+        if cluster is not None:
+            c.field(cluster, "name", "run.cluster", "a string", _str, required=False)
+            c.field(cluster, "up_seconds", "run.cluster", "a number or null", _opt_number, required=False)
+    tests = c.field(doc, "tests", "", "a list", lambda v: isinstance(v, list), required=False) or []
+    for i, t in enumerate(tests):
+        path = f"tests[{i}]"
+        if len(c.problems) >= _MAX_PROBLEMS:
+            break
+        if not isinstance(t, dict):
+            c.bad(path, "an object", t)
+            continue
+        c.field(t, "id", path, "a non-empty string, the pytest node id", _nonempty_str, required=True)
+        c.field(t, "verdict", path, "one of " + ", ".join(VERDICTS), lambda v: isinstance(v, str) and v in VERDICTS,
+                required=True)
+        c.field(t, "reason", path, "a string", _str, required=False)
+        c.field(t, "duration", path, "a number", is_json_number, required=False)
+        c.field(t, "finished", path, "a string", _str, required=False)
+        c.field(t, "metrics", path, "an object", _obj, required=True)
+    return c.problems

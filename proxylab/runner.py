@@ -25,9 +25,9 @@ from queue import Empty, Queue
 from types import FrameType
 from typing import Any
 
-from .errors import ProxylabError
+from .errors import InvalidArgument, ProxylabError
 from .modes import ProxyMode
-from .results import ResultsWriter, RunMetadata, git_commit, host_facts
+from .results import ResultsWriter, RunMetadata, git_commit, host_facts, validate_run_id
 
 KNOWN_SUITES = ("conformance", "performance")
 REPO = Path(__file__).resolve().parents[1]
@@ -41,19 +41,35 @@ def default_modes() -> list[ProxyMode]:
 
 
 def parse_modes(text: str | None) -> list[ProxyMode]:
-    if not text:
+    """``--modes``: None means the default modes; otherwise at least one mode, none twice."""
+    if text is None:
         return default_modes()
-    return [ProxyMode.parse(name) for name in text.split(",") if name.strip()]
+    modes: list[ProxyMode] = []
+    for name in (n for n in text.split(",") if n.strip()):
+        mode = ProxyMode.parse(name)
+        if mode in modes:
+            raise InvalidArgument(f"--modes names {mode.value} twice; give each mode once (e.g. --modes iptables,ipvs)")
+        modes.append(mode)
+    if not modes:
+        raise InvalidArgument(f"--modes {text!r} names no mode; give a comma-separated list of: "
+                              + ", ".join(m.value for m in ProxyMode) + " (or leave --modes out for the default)")
+    return modes
 
 
 def parse_suites(text: str | None, root: Path = REPO) -> list[str]:
     """Requested suites (default: every known one that exists), refusing ones not written yet."""
     present = [s for s in KNOWN_SUITES if (root / "suites" / s).is_dir()]
-    if not text:
+    if text is None:
         if not present:
             raise ProxylabError(f"no suites under {root / 'suites'}; run proxylab from a proxylab checkout")
         return present
     wanted = [s.strip() for s in text.split(",") if s.strip()]
+    if not wanted:
+        raise InvalidArgument(f"--suites {text!r} names no suite; available: {', '.join(present) or 'none'} "
+                              "(or leave --suites out for all of them)")
+    twice = sorted({s for s in wanted if wanted.count(s) > 1})
+    if twice:
+        raise InvalidArgument(f"--suites names {', '.join(twice)} more than once; give each suite once")
     missing = [s for s in wanted if s not in present]
     if missing:
         raise ProxylabError(f"suite(s) {', '.join(missing)} do not exist (yet) in {root / 'suites'}; "
@@ -62,12 +78,27 @@ def parse_suites(text: str | None, root: Path = REPO) -> list[str]:
 
 
 def results_path(results_dir: Path, run_id: str, mode: ProxyMode) -> Path:
-    return results_dir / run_id / mode.value / "results.json"
+    return results_dir / validate_run_id(run_id) / mode.value / "results.json"
+
+
+def check_resumable(results_dir: Path, run_id: str) -> Path:
+    """The directory of run ``run_id`` under ``results_dir``; InvalidArgument naming the runs that
+    are there when it does not exist (``--resume`` continues a run, it never starts one)."""
+    validate_run_id(run_id)
+    run_dir = results_dir / run_id
+    if not run_dir.is_dir():
+        runs = sorted(p.name for p in results_dir.iterdir() if p.is_dir()) if results_dir.is_dir() else []
+        shown = ", ".join(runs[-10:]) if runs else "none"
+        more = f" (and {len(runs) - 10} older)" if len(runs) > 10 else ""
+        raise InvalidArgument(f"run {run_id} does not exist in {results_dir}; runs there: {shown}{more}. "
+                              "Start a new run without --resume, or pass --results-dir where the run is")
+    return run_dir
 
 
 def is_finished(doc: dict[str, Any] | None) -> bool:
     """A mode is done when its results.json says the pytest session finished."""
-    return bool(doc and doc.get("run", {}).get("finished"))
+    run = doc.get("run") if isinstance(doc, dict) else None
+    return isinstance(run, dict) and bool(run.get("finished"))
 
 
 def modes_to_run(modes: Sequence[ProxyMode], docs: dict[ProxyMode, dict[str, Any] | None]) -> list[ProxyMode]:
@@ -76,11 +107,12 @@ def modes_to_run(modes: Sequence[ProxyMode], docs: dict[ProxyMode, dict[str, Any
 
 
 def read_doc(path: Path) -> dict[str, Any] | None:
+    """The results document at ``path``; None when it is missing, unreadable or not a JSON object."""
     try:
-        doc: dict[str, Any] = json.loads(path.read_text())
-    except (OSError, ValueError):
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         return None
-    return doc
+    return doc if isinstance(doc, dict) else None
 
 
 def pytest_argv(mode: ProxyMode, suites: Sequence[str], run_id: str, results_dir: Path,
@@ -184,9 +216,15 @@ def run(modes: Sequence[ProxyMode], suites: Sequence[str], run_id: str, results_
         resume: bool = False, history: Sequence[Path] = (), out: Callable[[str], None] = print) -> int:
     """Run every mode, build the report; 0 when no mode failed, 1 otherwise, 130 when stopped."""
     results_dir = results_dir.resolve()
+    validate_run_id(run_id)
+    if not modes:
+        raise InvalidArgument("no modes to run")
+    if len(set(modes)) != len(modes):
+        raise InvalidArgument("a mode is given twice: " + ", ".join(m.value for m in modes))
     t0 = time.monotonic()
     todo = list(modes)
     if resume:
+        check_resumable(results_dir, run_id)
         docs = {m: read_doc(results_path(results_dir, run_id, m)) for m in modes}
         todo = modes_to_run(modes, docs)
         done = [m.value for m in modes if m not in todo]
@@ -228,12 +266,14 @@ def run(modes: Sequence[ProxyMode], suites: Sequence[str], run_id: str, results_
 
 
 def _report(run_dir: Path, history: Sequence[Path], out: Callable[[str], None]) -> None:
+    """Build the run's report. Results that cannot be reported on (ReportError: malformed or
+    unreadable files, named with the field) or a report that cannot be written leave the run's
+    verdict and results untouched: the line says why and how to retry."""
     import reports
-    from reports.load import ReportError
 
     try:
         data = reports.build([run_dir], run_dir / "report.html", history=history)
-    except ReportError as exc:
-        out(f"[proxylab run] no report: {exc}")
+    except (ProxylabError, OSError) as exc:
+        out(f"[proxylab run] no report: {exc}; once fixed: proxylab report {run_dir} -o {run_dir / 'report.html'}")
         return
     out(f"[proxylab run] report: {run_dir / 'report.html'} ({len(data.regressions)} regressions)")

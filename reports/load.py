@@ -19,7 +19,12 @@ RESULTS_NAME = "results.json"
 
 
 class ReportError(ProxylabError):
-    """Results that cannot be reported on (missing, unreadable, wrong schema)."""
+    """Results that cannot be reported on (missing, unreadable, wrong schema): one line naming the
+    file and the field."""
+
+    def __init__(self, message: str) -> None:
+        # One printable line whatever a file name or value holds (newlines, undecodable bytes).
+        super().__init__(message.replace("\n", "\\n").encode("utf-8", "backslashreplace").decode("utf-8"))
 
 
 @dataclass(frozen=True)
@@ -48,14 +53,30 @@ class ModeRun:
         return tests
 
 
+def display(path: Path) -> str:
+    """``path`` relative to the working directory when it is below it (shorter messages)."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 def find_results(paths: Iterable[Path]) -> list[Path]:
     """results.json files named directly or found recursively under directories, sorted, unique."""
     found: set[Path] = set()
+    paths = list(paths)
     for p in paths:
         if p.is_file():
             found.add(p.resolve())
+        elif p.is_dir() and p.name == RESULTS_NAME:
+            raise ReportError(f"{p}: is a directory, not a results file; pass the directory that holds "
+                              "<mode>/results.json files, or remove it")
         elif p.is_dir():
-            found.update(f.resolve() for f in p.rglob(RESULTS_NAME))
+            for f in p.rglob(RESULTS_NAME):
+                if not f.is_file():
+                    raise ReportError(f"{display(f)}: is not a regular file (a directory named {RESULTS_NAME}?); "
+                                      "remove or rename it")
+                found.add(f.resolve())
         else:
             raise ReportError(f"{p} does not exist; pass results.json files or the directories holding them "
                               f"(e.g. results/<run-id>)")
@@ -66,17 +87,34 @@ def find_results(paths: Iterable[Path]) -> list[Path]:
 
 
 def parse(path: Path, text: str) -> ModeRun:
-    """A validated ModeRun from a file's text; the error names the file and every problem."""
+    """A validated ModeRun from a file's text; the error is one line naming the file and the field."""
     try:
         doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ReportError(f"{path} is not JSON ({exc}); was the run killed while writing? "
+    except RecursionError:
+        raise ReportError(f"{display(path)}: nested too deeply to be a results.json") from None
+    except ValueError as exc:  # JSONDecodeError; also integers longer than Python's digit limit
+        raise ReportError(f"{display(path)}: is not JSON ({exc}); was the run killed while writing? "
                           f"delete the file or rerun that mode") from None
-    problems = validate(doc) if isinstance(doc, dict) else ["not a JSON object"]
+    problems = validate(doc)
     if problems:
-        raise ReportError(f"{path} is not a results.json proxylab can read: " + "; ".join(problems))
+        more = f"; and {len(problems) - 3} more" if len(problems) > 3 else ""
+        raise ReportError(f"{display(path)}: " + "; ".join(problems[:3]) + more)
     return ModeRun(path=path, doc=doc)
 
 
+def read(path: Path) -> ModeRun:
+    """One results file: unreadable or non-UTF-8 files give a ReportError naming the file."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ReportError(f"{display(path)}: cannot be read ({exc.strerror or exc})") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ReportError(f"{display(path)}: is not UTF-8 text (byte {data[exc.start]:#04x} at offset {exc.start}); "
+                          "a results.json is JSON written by proxylab: delete the file or rerun that mode") from None
+    return parse(path, text)
+
+
 def load(paths: Iterable[Path]) -> list[ModeRun]:
-    return [parse(p, p.read_text()) for p in find_results(paths)]
+    return [read(p) for p in find_results(paths)]

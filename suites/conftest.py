@@ -22,10 +22,18 @@ import pytest
 
 from proxylab import cluster as cluster_mod
 from proxylab.cluster import ClusterInfo
-from proxylab.errors import ProxylabError, UnknownMode, UnsupportedMode
+from proxylab.errors import InvalidArgument, ProxylabError, UnknownMode, UnsupportedMode
 from proxylab.images.build import last_strategy
 from proxylab.modes import ProxyMode
-from proxylab.results import ResultsWriter, RunMetadata, TestRecord, git_commit, host_facts, new_run_id
+from proxylab.results import (
+    ResultsWriter,
+    RunMetadata,
+    TestRecord,
+    git_commit,
+    host_facts,
+    new_run_id,
+    validate_run_id,
+)
 from proxylab.versions import load_pins
 
 METRICS = pytest.StashKey[dict[str, Any]]()
@@ -53,7 +61,8 @@ def _sigterm(signum: int, frame: object) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     try:
         mode = ProxyMode.parse(config.getoption("--proxy-mode"))
-    except UnknownMode as exc:
+        validate_run_id(config.getoption("--run-id"))
+    except (UnknownMode, InvalidArgument) as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[SESSION] = {"mode": mode}
     signal.signal(signal.SIGTERM, _sigterm)

@@ -29,7 +29,7 @@ def test_missing_path_and_empty_directory_say_what_to_do(tmp_path: Path) -> None
 
 
 def test_broken_documents_name_the_file_and_the_problem() -> None:
-    with pytest.raises(ReportError, match=r"x\.json is not JSON"):
+    with pytest.raises(ReportError, match=r"x\.json: is not JSON"):
         parse(Path("x.json"), '{"schema_version": 1, "run"')
     with pytest.raises(ReportError, match="schema_version"):
         parse(Path("x.json"), json.dumps({"schema_version": 9, "run": {}, "tests": []}))

@@ -1,0 +1,197 @@
+"""Bad input gets one clear line naming what is wrong, never a traceback or a change on the host
+(issue 12). Examples here; the property tests in test_properties_*.py generate many more."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import reports
+from proxylab import cli, cluster, runner
+from proxylab.errors import ClusterError, InvalidArgument, ProxylabError
+from proxylab.modes import ProxyMode
+from proxylab.results import validate, validate_run_id
+from reports.load import ReportError, load
+
+from .report_fixtures import doc, rec
+
+TEST = "suites/conformance/test_smoke.py::test_refused"
+
+
+# -- cluster names -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["proxylab-iptables/../../../victim", "../x", "Proxylab-A", "a_b", "a-",
+                                  "a" * 42, "a\n", "a b", ".", ".."])
+def test_bad_cluster_names_are_refused_before_anything_happens(
+        name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PROXYLAB_STATE", str(tmp_path / "state"))
+
+    def forbidden(*_: object) -> None:
+        raise AssertionError("a host check or change ran before the name was validated")
+
+    monkeypatch.setattr(cluster, "check_mode_supported", forbidden)
+    with pytest.raises(ClusterError, match="invalid cluster name"):
+        cluster.up(ProxyMode.IPTABLES, name=name)
+    assert not (tmp_path / "state").exists(), "no state directory for a refused name"
+
+
+def test_names_are_kinds_dns_labels_within_50_characters() -> None:
+    assert cluster.normalise_name(None, ProxyMode.IPVS) == "proxylab-ipvs"
+    assert cluster.normalise_name("x1", ProxyMode.IPVS) == "proxylab-x1"
+    assert cluster.normalise_name("a" * 41, ProxyMode.IPVS) == "proxylab-" + "a" * 41  # 50 characters
+    with pytest.raises(ClusterError):
+        cluster.normalise_name("a" * 42, ProxyMode.IPVS)
+
+
+def test_every_state_path_stays_inside_the_state_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PROXYLAB_STATE", str(tmp_path))
+    assert cluster.cluster_dir("proxylab-a") == (tmp_path / "clusters" / "proxylab-a").resolve()
+    for bad in ("..", "../x", "proxylab-a/..", "/etc"):
+        with pytest.raises(ClusterError):
+            cluster.cluster_dir(bad)
+    with pytest.raises(ClusterError):
+        cluster.down("proxylab-a/../../x")
+
+
+# -- proxylab run options ------------------------------------------------------------------------
+
+def test_modes_given_twice_or_none_are_refused() -> None:
+    with pytest.raises(InvalidArgument, match="names iptables twice"):
+        runner.parse_modes("iptables,IPTABLES")
+    for empty in (",", "", " , "):
+        with pytest.raises(InvalidArgument, match="names no mode"):
+            runner.parse_modes(empty)
+    with pytest.raises(InvalidArgument, match="names no suite"):
+        runner.parse_suites(",")
+
+
+@pytest.mark.parametrize("run_id", ["../../x", "..", ".", "a/b", "", "-x", "a\nb", "x" * 129])
+def test_run_ids_are_one_safe_path_component(run_id: str) -> None:
+    with pytest.raises(InvalidArgument, match="invalid run id"):
+        validate_run_id(run_id)
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["run", "--resume", run_id])
+
+
+def test_resume_of_an_unknown_run_names_the_runs_there(tmp_path: Path) -> None:
+    (tmp_path / "20260101-000000").mkdir()
+    (tmp_path / "nightly-7").mkdir()
+
+    with pytest.raises(InvalidArgument, match=r"run nope does not exist in .*; runs there: 20260101-000000, nightly-7"):
+        runner.run([ProxyMode.IPTABLES], ["conformance"], "nope", tmp_path, resume=True, out=lambda _: None)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["20260101-000000", "nightly-7"], "nothing created"
+
+
+def test_cli_errors_exit_2_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["run", "--modes", "iptables,iptables"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("proxylab: error: --modes names iptables twice") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("value", ["nan", "-50", "inf", "ten"])
+def test_report_threshold_must_be_a_finite_percentage(value: str) -> None:
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["report", "x", "--threshold", value])
+
+
+# -- report: malformed results -------------------------------------------------------------------
+
+def _write(root: Path, d: object) -> Path:
+    p = root / "x" / "iptables" / "results.json"
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(json.dumps(d))
+    return p
+
+
+def _good() -> dict[str, object]:
+    return doc("iptables", "x", tests=[rec(TEST)])
+
+
+@pytest.mark.parametrize(("mutate", "message"), [
+    (lambda d: d.__setitem__("run", None), "run: expected an object, got null"),
+    (lambda d: d["tests"][0].pop("id"), "tests[0].id: missing"),
+    (lambda d: d.__setitem__("tests", [1]), "tests[0]: expected an object, got 1"),
+    (lambda d: d["tests"][0].__setitem__("duration", "fast"), 'tests[0].duration: expected a number, got "fast"'),
+    (lambda d: d["run"].__setitem__("versions", None), "run.versions: expected an object of strings, got null"),
+    (lambda d: d["run"].__setitem__("cluster", [1]), "run.cluster: expected an object or null, got [1]"),
+    (lambda d: d["tests"][0]["metrics"].__setitem__("rps", 10 ** 400), "tests[0].metrics.rps: expected a number"),
+    (lambda d: d["tests"][0].__setitem__("id", "\ud800"), "tests[0].id: expected a string of valid Unicode"),
+])
+def test_malformed_results_give_one_line_naming_file_and_field(mutate: object, message: str, tmp_path: Path) -> None:
+    d = _good()
+    mutate(d)  # type: ignore[operator]
+    path = _write(tmp_path, d)
+    with pytest.raises(ReportError) as exc:
+        load([tmp_path])
+    text = str(exc.value)
+    assert text.startswith(f"{path}: ") and message in text and "\n" not in text, text
+
+
+def test_non_utf8_directory_and_invalid_json_name_the_file(tmp_path: Path) -> None:
+    path = _write(tmp_path, _good())
+    path.write_bytes(path.read_bytes().replace(b'"h"', b'"\xff"'))
+    with pytest.raises(ReportError, match=r"results\.json: is not UTF-8 text \(byte 0xff"):
+        load([tmp_path])
+    path.write_text('{"schema_version": 1, "run"')
+    with pytest.raises(ReportError, match=r"results\.json: is not JSON"):
+        load([tmp_path])
+    path.unlink()
+    path.mkdir()
+    with pytest.raises(ReportError, match=r"results\.json: is not a regular file"):
+        load([tmp_path])
+    with pytest.raises(ReportError, match=r"results\.json: is a directory"):
+        load([path])
+
+
+def test_validate_never_fails_on_deep_or_odd_json() -> None:
+    assert validate([]) == ["(document): expected a JSON object, got []"]
+    assert validate({"schema_version": True, "run": {}, "tests": {}})[0].startswith("schema_version: expected 1")
+
+
+# -- report: output files ------------------------------------------------------------------------
+
+def _results(tmp_path: Path) -> Path:
+    _write(tmp_path / "res", _good())
+    return tmp_path / "res"
+
+
+def test_output_that_is_a_directory_is_refused_and_leaves_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(ReportError, match="is a directory; the report"):
+        reports.build([_results(tmp_path)], out)
+    assert list(out.iterdir()) == []
+
+
+def test_a_failing_summary_writes_no_html_and_no_temporary_file(tmp_path: Path) -> None:
+    out = tmp_path / "out" / "index.html"
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(ReportError, match=r"cannot append the Markdown summary.*was not written either"):
+        reports.build([_results(tmp_path)], out, markdown_summary=blocker / "summary.md")
+    assert list(out.parent.iterdir()) == [], "neither the report nor a .tmp file"
+
+
+def test_an_unwritable_output_is_reported_without_a_temporary_file(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(ReportError, match="cannot write the report"):
+        reports.build([_results(tmp_path)], blocker / "index.html")
+    with pytest.raises(ReportError, match="threshold"):
+        reports.build([_results(tmp_path)], tmp_path / "r.html", threshold=float("nan"))
+
+
+def test_run_reports_a_broken_results_file_and_keeps_going(tmp_path: Path) -> None:
+    d = _good()
+    d["run"] = None
+    _write(tmp_path, d)
+    lines: list[str] = []
+    runner._report(tmp_path / "x", [], lines.append)
+    assert len(lines) == 1 and "no report:" in lines[0] and "run: expected an object, got null" in lines[0]
+    assert runner.is_finished(d) is False and runner.is_finished(None) is False
+
+
+def test_every_error_here_is_a_proxylab_error() -> None:
+    assert issubclass(ReportError, ProxylabError) and issubclass(InvalidArgument, ProxylabError)
