@@ -42,6 +42,7 @@ AGENT_LABEL = "k8s-app=cilium"
 AGENT_CAPABILITIES = ["CHOWN", "KILL", "NET_ADMIN", "NET_RAW", "IPC_LOCK", "SYS_MODULE", "SYS_ADMIN",
                       "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID", "SYSLOG"]
 CLEAN_STATE_CAPABILITIES = ["NET_ADMIN", "SYS_MODULE", "SYS_ADMIN"]
+LB_MAP_MAX = 131_072  # bpf-lb-map-max: entries of Cilium's load-balancer maps
 
 
 def helm_values(pins: Pins, api_host: str, api_port: int = 6443, socket_lb: bool = True) -> dict[str, Any]:
@@ -57,7 +58,9 @@ def helm_values(pins: Pins, api_host: str, api_port: int = 6443, socket_lb: bool
         "autoDirectNodeRoutes": True,
         "ipv4NativeRoutingCIDR": POD_CIDR,
         "enableIPv4Masquerade": False,
-        "bpf": {"masquerade": False},
+        # Sized for the largest Services sweep (proxylab/perf/dataplane.py): the chart's default
+        # 65,536 entries hold ~32,000 one-backend Services (a frontend slot + a backend slot each).
+        "bpf": {"masquerade": False, "lbMapMax": LB_MAP_MAX},
         "socketLB": {"enabled": socket_lb},
         "image": {"repository": "quay.io/cilium/cilium", **image},
         "operator": {"replicas": 1, "image": {"repository": "quay.io/cilium/operator", "suffix": "", **image,

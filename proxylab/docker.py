@@ -76,3 +76,9 @@ def privileged_error() -> str:
 def inspect(kind: str, name: str) -> list[dict[str, Any]]:
     res = run(["docker", kind, "inspect", name], check=False)
     return json.loads(res.stdout) if res.returncode == 0 else []
+
+
+def container_id(name: str) -> str | None:
+    """The full id of container ``name``, or None when there is no such container."""
+    found = inspect("container", name)
+    return str(found[0]["Id"]) if found else None

@@ -96,23 +96,38 @@ def echo_step(cat: Catalog, go: str) -> Step:
 
 
 
-def locust_step(pins: Pins, cat: Catalog) -> Step:
-    """The load generator image: base + Debian python3 + locust from wheels downloaded on the host.
+def vegeta_spec(pins: Pins) -> gobuild.GoBuild:
+    """vegeta, the open-loop HTTP load generator (fixed offered rate), from the Go module proxy."""
+    module = "github.com/tsenart/vegeta/v12"
+    return gobuild.GoBuild(name="vegeta", module=module, version=pins.raw["fastgen"]["vegeta"],
+                           packages=(module,), rename={module: "vegeta"})
+
+
+def locust_step(pins: Pins, cat: Catalog, go: str) -> Step:
+    """The load generator image: base + Debian python3 + locust from wheels downloaded on the host,
+    plus the compiled instruments: Debian's wrk and vegeta built from the Go module proxy.
 
     pip runs on the host (which reaches PyPI with its own CA bundle); the build only installs
     with --no-index, so no CA bundle ever enters the image.
     """
     version = pins.raw["locust"]["version"]
+    vegeta = vegeta_spec(pins)
+    wrk = pins.raw["fastgen"]["wrk_debian_package"]
     template = dockerbuild.TEMPLATES / "locust.Dockerfile.j2"
-    key = content_hash(version, pyimage.PYTHON_TAG, pyimage.PLATFORMS, template, cat.base)
+    key = content_hash(version, pyimage.PYTHON_TAG, pyimage.PLATFORMS, template, cat.base, vegeta.cache_inputs(), wrk,
+                       go)
 
     def build_locust() -> None:
+        if not vegeta.outputs_exist():
+            gobuild.build(vegeta)
         ctx = dockerbuild.context_dir("locust")
         pyimage.download_wheels([f"locust=={version}"], ctx / "wheels")
+        shutil.copy2(vegeta.out_dir / "vegeta", ctx / "vegeta")
         dockerbuild.build(ctx, "locust.Dockerfile.j2", [cat.locust], base=cat.base, version=version,
-                          user="65532:65532", label=dockerbuild.label_for(key))
+                          wrk_package=wrk, user="65532:65532", label=dockerbuild.label_for(key))
 
-    return Step("image-locust", key, build_locust, f"{cat.locust} (locust {version}, python {pyimage.PYTHON_TAG})",
+    return Step("image-locust", key, build_locust,
+                f"{cat.locust} (locust {version}, python {pyimage.PYTHON_TAG}, wrk, vegeta {vegeta.version})",
                 lambda: _image_present(cat.locust, key))
 
 
@@ -213,7 +228,7 @@ def _offline_steps(pins: Pins, cat: Catalog) -> list[Step]:
                                             images=images, ref=cat.node, key=node_key),
                       f"{cat.node} (preloaded: {len(images)} images)", lambda: _image_present(cat.node, node_key)))
     steps.append(echo_step(cat, go))
-    steps.append(locust_step(pins, cat))
+    steps.append(locust_step(pins, cat, go))
     steps.append(operator_step(pins, cat, base_key))
     if ProxyMode.EBPF.facts.implemented:  # last: the longest build, needed by the ebpf mode only
         steps += ciliumimages.offline_steps(pins, cat, go, base_key, outs["cni-plugins"], go_keys["cni-plugins"])
@@ -248,7 +263,7 @@ def build_all(strategy: str = "auto") -> str:
             raise BuildFailed("the kind CLI is built from the Go module proxy on both paths; install Go "
                               f">= {pins.go_minimum}")
         pulled = _pull_steps(pins, cat)
-        steps = [_go_step(kind_spec, go), *pulled, echo_step(cat, go), locust_step(pins, cat),
+        steps = [_go_step(kind_spec, go), *pulled, echo_step(cat, go), locust_step(pins, cat, go),
                  operator_step(pins, cat, pulled[-1].key)]
         if ProxyMode.EBPF.facts.implemented:
             steps += ciliumimages.pull_steps(pins, cat, go)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-MAX_SERVICES = 20_000
+MAX_SERVICES = 50_000
 
 
 @dataclass(frozen=True)
@@ -17,10 +17,11 @@ class PerfConfig:
     repeats: int = 3  # of every scenario
     duration_s: int = 10  # of each load run (scenarios 1-3)
     users: int = 10  # locust users of each load run
-    sweep: tuple[int, ...] = (100, 1000, 3000)  # numbers of Services for scenarios 5-6
+    sweep: tuple[int, ...] = (1000, 5000, 10_000)  # numbers of Services for scenarios 5-6
+    fast_duration_s: int = 5  # of each wrk/vegeta run (the data-path figures)
     failover_window_s: float = 14.0  # observed after each fault
     failover_interval_ms: int = 10  # the probe's steady rate: one new connection per interval
-    first_packet_samples: int = 200  # connects per K for the first-packet latency
+    first_packet_samples: int = 1000  # connects per K for the first-packet latency
 
     def __post_init__(self) -> None:
         if not 1 <= self.repeats <= 50:
@@ -36,6 +37,8 @@ class PerfConfig:
             raise ValueError(f"--perf-failover-window must be 5..120 s, got {self.failover_window_s}")
         if not 5 <= self.failover_interval_ms <= 1000:
             raise ValueError(f"--perf-failover-interval must be 5..1000 ms, got {self.failover_interval_ms}")
+        if not 2 <= self.fast_duration_s <= 120:
+            raise ValueError(f"--perf-fast-duration must be 2..120 s, got {self.fast_duration_s}")
         if not 10 <= self.first_packet_samples <= 10_000:
             raise ValueError(f"--perf-first-packet-samples must be 10..10000, got {self.first_packet_samples}")
 
@@ -45,10 +48,9 @@ class PerfConfig:
 
 PROFILES: dict[str, PerfConfig] = {
     "default": PerfConfig(),
-    "short": PerfConfig(repeats=2, duration_s=5, users=5, sweep=(100, 1000), failover_window_s=10,
-                        first_packet_samples=100),
-    "nightly": PerfConfig(repeats=5, duration_s=30, users=20, sweep=(100, 1000, 3000, 10_000),
-                          failover_window_s=20, first_packet_samples=500),
+    "short": PerfConfig(repeats=2, duration_s=5, users=5, sweep=(100, 1000), fast_duration_s=3, failover_window_s=10),
+    "nightly": PerfConfig(repeats=5, duration_s=30, users=20, sweep=(1000, 5000, 10_000, 30_000), fast_duration_s=10,
+                          failover_window_s=20, first_packet_samples=2000),
 }
 
 

@@ -4,7 +4,7 @@ samplers of the proxy's own metrics and resource use on every node.
 Options (all sizes; a profile gives defaults, each option overrides one field):
 ``--perf-profile {default,short,nightly}``, ``--perf-repeats``, ``--perf-duration``,
 ``--perf-users``, ``--perf-services-sweep 100,1000,3000``, ``--perf-failover-window``,
-``--perf-failover-interval``, ``--perf-first-packet-samples``.
+``--perf-failover-interval``, ``--perf-first-packet-samples``, ``--perf-fast-duration``.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from loadgen import fastgen
 from proxylab import kube
 from proxylab.cluster import ClusterInfo
 from proxylab.images.catalog import Catalog
@@ -46,6 +47,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--perf-failover-window", type=float, default=None, help="seconds observed after each fault")
     g.addoption("--perf-failover-interval", type=int, default=None,
                 help="ms between the failover probe's requests (one new connection each)")
+    g.addoption("--perf-fast-duration", type=int, default=None, help="seconds of each wrk/vegeta run")
     g.addoption("--perf-first-packet-samples", type=int, default=None, help="connects per K for first-packet latency")
 
 
@@ -57,27 +59,30 @@ def perf(pytestconfig: pytest.Config) -> profile.PerfConfig:
             "repeats": opt("--perf-repeats"), "duration_s": opt("--perf-duration"), "users": opt("--perf-users"),
             "sweep": opt("--perf-services-sweep"), "failover_window_s": opt("--perf-failover-window"),
             "failover_interval_ms": opt("--perf-failover-interval"),
-            "first_packet_samples": opt("--perf-first-packet-samples")})
+            "first_packet_samples": opt("--perf-first-packet-samples"),
+            "fast_duration_s": opt("--perf-fast-duration")})
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """``sweep_k``: one test per number of Services of the profile's sweep (in increasing order)."""
+    if "sweep_k" in metafunc.fixturenames:
+        opt = metafunc.config.getoption
+        try:
+            sizes = profile.resolve(opt("--perf-profile"), {"sweep": opt("--perf-services-sweep")}).sweep
+        except ValueError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        metafunc.parametrize("sweep_k", sizes, ids=[f"K{k}" for k in sizes])
+
+
 def python_probe_pod(ns: Namespace, name: str, node: str | None) -> str:
-    """An idle pod of the locust image (it has python3) to run :mod:`proxylab.perf.probe` in."""
+    """An idle pod of the load-generator image (python3, wrk, vegeta) to run :mod:`proxylab.perf.probe`
+    and the compiled generators (:mod:`loadgen.fastgen`) in."""
     if name in ns.probes:
         return name
-    spec: dict[str, Any] = {
-        "terminationGracePeriodSeconds": 0, "automountServiceAccountToken": False, "enableServiceLinks": False,
-        "activeDeadlineSeconds": 4 * 3600,  # never outlives a forgotten namespace by much
-        "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
-        "containers": [{"name": "probe", "image": Catalog(load_pins()).locust, "imagePullPolicy": "IfNotPresent",
-                        "command": ["/bin/sleep", "14400"], "securityContext": RESTRICTED_CONTAINER_SECURITY,
-                        "resources": {"requests": {"cpu": "50m", "memory": "32Mi"}, "limits": {"memory": "256Mi"}}}],
-    }
-    if node:
-        spec["nodeSelector"] = {"kubernetes.io/hostname": node}
-    ns.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": {"probe-name": name}},
-              "spec": spec})
+    image = Catalog(load_pins()).locust
+    ns.apply(fastgen.generator_pod(name, image, node, RESTRICTED_CONTAINER_SECURITY))
     wait_for(lambda: kube.pod_ready(ns.api, ns.name, f"probe-name={name}", 1), timeout=120,
              what=f"python probe pod {name}")
     ns.probes.add(name)

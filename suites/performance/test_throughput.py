@@ -14,13 +14,15 @@ from typing import Any
 
 import pytest
 
-from loadgen import LoadResult, LoadSpec, run_load
+from loadgen import LoadResult, LoadSpec, run_load, validity
+from loadgen.fastgen import FastSpec
 from proxylab import manifests
-from proxylab.perf import resources, summary
+from proxylab.perf import interference, resources, summary
 from proxylab.perf.profile import PerfConfig
 from suites.conformance.conftest import Namespace
 
-from .conftest import ProxyObserver, client_node
+from . import datapath
+from .conftest import ProxyObserver, client_node, python_probe_pod
 
 pytestmark = pytest.mark.e2e
 
@@ -64,9 +66,17 @@ _pairs: dict[str, Pairs] = {}  # conn -> its repeats, measured once per session 
 
 
 def _run(e: Echo, perf: PerfConfig, targets: tuple[str, ...], keep_alive: bool, sticky: bool = False) -> LoadResult:
+    """One locust run; an empty or short run is re-run once and fails the test if invalid again."""
     spec = LoadSpec(targets=targets, users=perf.users, spawn_rate=max(perf.users, 1), duration_s=perf.duration_s,
                     keep_alive=keep_alive, sticky=sticky, node=e.node)
-    return run_load(e.ns.api, e.ns.name, spec)
+    got = validity.measure(lambda: run_load(e.ns.api, e.ns.name, spec),
+                           lambda r: validity.locust_problems(r, spec), f"locust run to {', '.join(targets)}")
+    if got.discarded:
+        _discarded.append(f"locust to {', '.join(targets)}: " + "; ".join(got.discarded))
+    return got.result
+
+
+_discarded: list[str] = []  # reasons of invalid locust runs that were re-run (recorded by test_cluster_ip)
 
 
 def _measure(e: Echo, perf: PerfConfig, proxy: ProxyObserver, conn: str) -> Pairs:
@@ -162,10 +172,90 @@ def test_cluster_ip(echo: Echo, perf: PerfConfig, proxy: ProxyObserver, metrics:
                      "Service first in odd ones; same client node, backends, load)",
         cpu_millicores=cpu.mean and round(cpu.mean, 1), cpu_millicores_stats=cpu.as_metrics(),
         memory_mib=mem.mean and round(mem.mean, 1), memory_mib_stats=mem.as_metrics(),
-        proxy_usage=usages,
+        proxy_usage=usages, invalid_runs=list(_discarded),
         proxy_usage_method="kube-proxy containers on all nodes, crictl stats before/after each Service load run "
                            "(locust pod start-up included); CPU = delta cgroup usage / delta time, summed")
     for res in results:
         _consistent(res)
         assert res.failures == 0, res.failures_by_kind
         assert set(res.backends) <= set(echo.pods), res.backends
+
+
+# --- The data path with the compiled instruments (wrk closed loop, vegeta open loop) -----------------
+
+@dataclass
+class One:
+    """One backend on the second worker, reached from a generator pod on the first: through its
+    ClusterIP and directly, so the two targets differ only by the proxy on the path."""
+
+    client: datapath.Client
+    service: str
+    pod: str
+
+
+@pytest.fixture(scope="module")
+def one(namespace: Namespace) -> One:
+    workers = namespace.workers
+    placement = {"placement": {"nodes": [workers[-1]]}} if len(workers) > 1 else {}
+    fx = namespace.fixture("one", {"replicas": 1, **placement})
+    st = fx.status()
+    ip = st["service"]["clusterIP"]
+    pod_ip = st["endpoints"][0]["ip"]
+    gen = python_probe_pod(namespace, "fastgen", client_node(namespace))
+    namespace.wait_serving(namespace.probe_pod("warm-one", client_node(namespace)), f"http://{ip}/")
+    client = datapath.Client(namespace, gen, interference.Sampler(list(namespace.cluster.nodes)))
+    return One(client, f"{ip}:80", f"{pod_ip}:{manifests.ECHO_HTTP_PORT}")
+
+
+_fast: dict[str, datapath.Pairs] = {}
+
+
+@pytest.mark.parametrize("conn", list(CONNS))
+def test_data_path(one: One, perf: PerfConfig, metrics: dict[str, Any], conn: str) -> None:
+    """Closed-loop capacity through the ClusterIP / the pod IP (wrk, ABBA pairs), then open-loop
+    latency at 25/50/75 % of that capacity (vegeta), with the generator's and the kernel's CPU."""
+    pairs = datapath.closed_loop(one.client, one.service, one.pod, conn, perf.repeats, perf.fast_duration_s)
+    _fast[conn] = pairs
+    figs = datapath.figures(pairs)
+    capacity = figs["rps"]["mean"]
+    open_rows = datapath.open_loop(one.client, one.service, one.pod, conn, capacity, perf.fast_duration_s)
+    metrics.update(
+        rps=capacity, rps_stats=figs["rps"], ratio_to_baseline=figs["ratio_to_baseline"]["mean"],
+        ratio_to_baseline_stats=figs["ratio_to_baseline"], p99_ms=figs["p99_ms"]["mean"], p99_ms_stats=figs["p99_ms"],
+        kernel_us_per_request=figs["kernel_us_per_request"]["mean"],
+        kernel_us_per_request_stats=figs["kernel_us_per_request"], closed_loop=figs, open_loop=open_rows,
+        invalid_runs=figs["discarded_runs"],
+        method="wrk (Debian, 1 thread, 10 connections) from a pod on the first worker to one echo backend on the "
+               "second, through its ClusterIP and by pod IP, ABBA-interleaved repeats; ratio per repeat; vegeta "
+               "(open loop, free of coordinated omission) at 25/50/75 % of the ClusterIP's capacity; kernel CPU = "
+               "the host's system+irq+softirq over the run / answered requests (all kind nodes share the kernel)")
+    datapath.assert_steady(pairs)
+    for row in open_rows:
+        for label in ("service", "baseline"):
+            r = row[label]
+            assert r["ok"] > 0, f"{conn}: vegeta at {row['rate']}/s to the {label} got no answer: {r}"
+
+
+def test_instrument_cross_check(echo: Echo, one: One, perf: PerfConfig, proxy: ProxyObserver,
+                                metrics: dict[str, Any]) -> None:
+    """Both instruments on one target (the 5-backend ClusterIP, keep-alive, the same concurrency):
+    locust's rate against wrk's shows how far locust is from the path's capacity. Recorded, and a
+    generator heavier than the path it measures is flagged."""
+    users = perf.users
+    spec = FastSpec(target=f"{echo.cluster_ip}:80", tool="wrk", duration_s=perf.fast_duration_s, keep_alive=True,
+                    connections=users)
+    wrk = one.client.run(spec, "wrk cross-check on the 5-backend ClusterIP")
+    loc = _run(echo, perf, (f"{echo.cluster_ip}:80",), True)
+    problems = validity.locust_problems(loc, LoadSpec(targets=(f"{echo.cluster_ip}:80",), users=users,
+                                                       duration_s=perf.duration_s))
+    locust_rps = summary.steady_rps([s.requests for s in loc.timeline])
+    worker_cpu = [w.mean for w in loc.workers]
+    metrics.update(wrk=wrk.summary(), locust=loc.summary(), locust_rps=locust_rps,
+                   wrk_rps=round(wrk.result.rps, 1),
+                   wrk_over_locust=round(wrk.result.rps / locust_rps, 3) if locust_rps else None,
+                   locust_worker_cpu_percent=worker_cpu, locust_invalid=problems,
+                   wrk_generator_heavier_than_path=wrk.result.generator_heavier_than_path,
+                   method="same ClusterIP, keep-alive, same concurrency (locust users = wrk connections), "
+                          "same client node, runs back to back")
+    assert not problems, f"the locust run of the cross-check is not a measurement: {problems}"
+    assert not wrk.result.errors, wrk.result.summary()

@@ -136,7 +136,8 @@ def test_crictl_usage() -> None:
 
 
 def test_profiles_and_overrides() -> None:
-    assert profile.resolve("default", {}).sweep == (100, 1000, 3000)
+    assert profile.resolve("default", {}).sweep == (1000, 5000, 10_000)
+    assert profile.resolve("nightly", {}).sweep[-1] == 30_000
     short = profile.resolve("short", {"repeats": None})
     assert short.sweep == (100, 1000) and short.repeats == 2
     c = profile.resolve("default", {"sweep": "3000, 100,100", "repeats": 5})

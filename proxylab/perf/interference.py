@@ -1,0 +1,76 @@
+"""What else used the CPU during a measurement, seen from the host (the harness's side).
+
+On kind every node is a container on this host, so the machine's busy time splits into the
+cluster (the node containers' cgroups: kubelet, proxy, pods) and everything outside it (other
+builds, other jobs, the harness itself). A large outside share means the run competed for the
+CPU: its figures are not the data path's.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import docker
+
+_STAT = Path("/proc/stat")
+_FIELDS = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
+
+
+@dataclass(frozen=True)
+class Sample:
+    t: float
+    host_busy_s: float  # machine-wide non-idle CPU seconds (summed over CPUs)
+    cluster_s: float | None  # the node containers' cumulative CPU seconds; None when unreadable
+
+
+def _host_busy() -> float:
+    parts = _STAT.read_text().splitlines()[0].split()[1:1 + len(_FIELDS)]
+    tick = os.sysconf("SC_CLK_TCK")
+    values = dict(zip(_FIELDS, (int(p) / tick for p in parts), strict=True))
+    return sum(v for k, v in values.items() if k not in ("idle", "iowait"))
+
+
+def _container_cpu_s(cid: str) -> float | None:
+    """Cumulative CPU of a container's cgroup: cgroup v1 cpuacct (cgroupfs driver) or v2."""
+    for path, scale in ((Path(f"/sys/fs/cgroup/cpuacct/docker/{cid}/cpuacct.usage"), 1e-9),
+                        (Path(f"/sys/fs/cgroup/cpu,cpuacct/docker/{cid}/cpuacct.usage"), 1e-9)):
+        if path.exists():
+            return int(path.read_text()) * scale
+    for path in (Path(f"/sys/fs/cgroup/system.slice/docker-{cid}.scope/cpu.stat"),
+                 Path(f"/sys/fs/cgroup/docker/{cid}/cpu.stat")):
+        if path.exists():
+            for line in path.read_text().splitlines():
+                if line.startswith("usage_usec "):
+                    return int(line.split()[1]) * 1e-6
+    return None
+
+
+@dataclass
+class Sampler:
+    """Samples the host and the given node containers (names, resolved to ids once)."""
+
+    nodes: list[str]
+
+    def __post_init__(self) -> None:
+        self._ids = [docker.container_id(n) for n in self.nodes]
+
+    def sample(self) -> Sample:
+        parts = [_container_cpu_s(cid) for cid in self._ids if cid]
+        cluster = None if not parts or any(p is None for p in parts) else sum(p for p in parts if p is not None)
+        return Sample(time.monotonic(), _host_busy(), cluster)
+
+
+def between(a: Sample, b: Sample) -> dict[str, float | None]:
+    """Cores used over [a, b]: the whole machine, the cluster, and outside it (None when unknown)."""
+    dt = b.t - a.t
+    if dt <= 0:
+        return {"host_cores": None, "cluster_cores": None, "outside_cores": None, "seconds": dt}
+    host = (b.host_busy_s - a.host_busy_s) / dt
+    cluster = None if a.cluster_s is None or b.cluster_s is None else (b.cluster_s - a.cluster_s) / dt
+    outside = None if cluster is None else max(host - cluster, 0.0)
+    return {"host_cores": round(host, 3), "cluster_cores": None if cluster is None else round(cluster, 3),
+            "outside_cores": None if outside is None else round(outside, 3), "seconds": round(dt, 2),
+            "loadavg_1m": round(os.getloadavg()[0], 2)}

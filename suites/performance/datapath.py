@@ -1,0 +1,148 @@
+"""The data path measured with the compiled instruments: one backend reached through its ClusterIP
+and directly by pod IP, from the same client pod, back to back.
+
+Method (shared by the throughput suite and the Services sweep):
+
+- **Closed loop** (wrk, maximum rate): per repeat one run to the pod IP (the baseline: no proxy
+  rule on the path) and one to the ClusterIP, order counterbalanced (ABBA: baseline first in even
+  repeats, Service first in odd ones) so a first-run penalty cannot bias the ratio; the ratio is
+  formed per repeat. Keep-alive (10 connections kept open) and new connection (``Connection:
+  close``: NAT + conntrack of a new flow on every request).
+- **Open loop** (vegeta, fixed offered rate): latency at 25/50/75 % of the Service's measured
+  closed-loop capacity, to the ClusterIP and to the pod IP at the same rate.
+- **Validity**: each run must answer, last the time asked, keep its schedule, and not compete with
+  work outside the cluster (host cgroups, :mod:`proxylab.perf.interference`); an invalid run is
+  re-run once and the test fails if the re-run is invalid too (:func:`loadgen.validity.measure`).
+- **Cost**: generator CPU (cores) and the machine's kernel CPU per answered request, beside every
+  figure; a generator at its CPU limit or heavier than the path is flagged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from loadgen import fastgen, validity
+from loadgen.fastgen import FastResult, FastSpec
+from proxylab.perf import interference, summary
+from suites.conformance.conftest import Namespace
+
+CONNS = {"keepalive": True, "newconn": False}
+OPEN_LOOP_SHARES = (0.25, 0.5, 0.75)
+CV_BOUND = 0.10  # a figure whose repeats vary more than this is marked unreliable (never a headline)
+CONNECTIONS = 10
+
+
+@dataclass
+class Run:
+    result: FastResult
+    interference: dict[str, float | None]
+    discarded: tuple[str, ...]
+
+    def summary(self) -> dict[str, Any]:
+        return {**self.result.summary(), "interference": self.interference, "discarded": list(self.discarded)}
+
+
+@dataclass
+class Pairs:
+    """Closed-loop repeats of one connection kind: baseline[i] and service[i] ran back to back."""
+
+    conn: str
+    baseline: list[Run] = field(default_factory=list)
+    service: list[Run] = field(default_factory=list)
+
+
+@dataclass
+class Client:
+    """Where the generators run: a generator pod, its namespace, and the host-side CPU sampler."""
+
+    ns: Namespace
+    pod: str
+    sampler: interference.Sampler
+
+    def run(self, spec: FastSpec, what: str) -> Run:
+        def once() -> tuple[FastResult, dict[str, float | None]]:
+            before = self.sampler.sample()
+            res = fastgen.run_fast(self.ns.api, self.ns.name, self.pod, spec)
+            return res, interference.between(before, self.sampler.sample())
+
+        def problems(r: tuple[FastResult, dict[str, float | None]]) -> list[str]:
+            res, seen = r
+            return validity.fast_problems(res) + validity.outside_problems(seen.get("outside_cores"), res.ncpu)
+
+        got = validity.measure(once, problems, what)
+        res, seen = got.result
+        return Run(res, seen, got.discarded)
+
+
+def closed_loop(c: Client, service: str, pod: str, conn: str, repeats: int, duration_s: int) -> Pairs:
+    """``repeats`` ABBA pairs of wrk runs to ``service`` and ``pod`` (both ``host:port``)."""
+    pairs = Pairs(conn)
+    keep = CONNS[conn]
+
+    def one(target: str, into: list[Run], label: str) -> None:
+        spec = FastSpec(target=target, tool="wrk", duration_s=duration_s, keep_alive=keep, connections=CONNECTIONS)
+        into.append(c.run(spec, f"wrk {conn} to the {label} {target}"))
+
+    for i in range(repeats):
+        order: list[Callable[[], None]] = [lambda: one(pod, pairs.baseline, "pod IP"),
+                                           lambda: one(service, pairs.service, "ClusterIP")]
+        for step in (order if i % 2 == 0 else order[::-1]):
+            step()
+    return pairs
+
+
+def open_loop(c: Client, service: str, pod: str, conn: str, capacity_rps: float, duration_s: int) -> list[dict[str, Any]]:
+    """vegeta at each share of ``capacity_rps``, to the ClusterIP and the pod IP at the same rate."""
+    out = []
+    for share in OPEN_LOOP_SHARES:
+        rate = max(1, int(capacity_rps * share))
+        row: dict[str, Any] = {"share": share, "rate": rate}
+        for label, target in (("service", service), ("baseline", pod)):
+            spec = FastSpec(target=target, tool="vegeta", duration_s=duration_s, keep_alive=CONNS[conn], rate=rate)
+            row[label] = c.run(spec, f"vegeta {conn} at {rate}/s to {target}").summary()
+        out.append(row)
+    return out
+
+
+def stats(values: Sequence[float | None]) -> dict[str, Any]:
+    """summary.Summary as metrics, plus the reliability verdict against CV_BOUND."""
+    s = summary.summarize(values)
+    out = s.as_metrics()
+    out["cv_bound"] = CV_BOUND
+    out["reliable"] = s.n >= 2 and s.cv is not None and abs(s.cv) <= CV_BOUND
+    return out
+
+
+def figures(pairs: Pairs) -> dict[str, Any]:
+    """Everything one connection kind's pairs measured: per-run figures, their stats and ratios."""
+    svc = [r.result for r in pairs.service]
+    base = [r.result for r in pairs.baseline]
+    rps = [r.rps for r in svc]
+    base_rps = [r.rps for r in base]
+    ratio = summary.paired_ratios(rps, base_rps)
+    out: dict[str, Any] = {
+        "rps": stats(rps),
+        "baseline_rps": stats(base_rps),
+        "ratio_to_baseline": stats(ratio),
+        "p50_ms": stats([r.latency_ms.get("p50") for r in svc]),
+        "p99_ms": stats([r.latency_ms.get("p99") for r in svc]),
+        "baseline_p99_ms": stats([r.latency_ms.get("p99") for r in base]),
+        "kernel_us_per_request": stats([r.kernel_us_per_request for r in svc]),
+        "baseline_kernel_us_per_request": stats([r.kernel_us_per_request for r in base]),
+        "gen_cores": stats([r.gen_cores for r in svc + base]),
+        "generator_bound_runs": sum(r.generator_bound for r in svc + base),
+        "generator_heavier_than_path_runs": sum(r.generator_heavier_than_path for r in svc + base),
+        "errors": sum(sum(r.errors.values()) for r in svc + base),
+        "discarded_runs": [d for r in pairs.service + pairs.baseline for d in r.discarded],
+        "runs": {"service": [r.summary() for r in pairs.service], "baseline": [r.summary() for r in pairs.baseline]},
+    }
+    return out
+
+
+def assert_steady(pairs: Pairs) -> None:
+    """What must hold: every run answered every request it made (no failure in steady state)."""
+    for label, runs in (("ClusterIP", pairs.service), ("pod IP", pairs.baseline)):
+        for r in runs:
+            assert not r.result.errors, f"{pairs.conn} wrk run to the {label} had errors: {r.result.summary()}"
