@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from loadgen import LoadSpecError, fastgen, validity
+from loadgen import LoadRunFailed, LoadSpecError, fastgen, validity
 from loadgen.fastgen import FastSpec
 from proxylab.perf import dataplane, interference
 
@@ -29,7 +29,7 @@ def test_spec_is_checked_and_builds_the_driver_command_line() -> None:
     assert FastSpec("10.0.0.1:8080", tool="vegeta", rate=500).argv()[:4] == ["vegeta", "http://10.0.0.1:8080/", "5", "500"]
     for bad in ({"target": "nohost"}, {"target": "a:0"}, {"target": "a:99999"}, {"duration_s": 0},
                 {"tool": "vegeta"}, {"threads": 20, "connections": 10}, {"timeout_s": float("nan")}):
-        kwargs = {"target": "10.0.0.1:80", **bad}
+        kwargs: dict[str, Any] = {"target": "10.0.0.1:80", **bad}
         with pytest.raises(LoadSpecError):
             FastSpec(**kwargs)
 
@@ -44,9 +44,9 @@ def test_result_from_the_driver_line() -> None:
     assert res.summary()["latency_ms"]["p99"] == 4.0
     # wrk counts non-2xx answers in requests and in errors.status: they are not successes
     assert fastgen.from_raw(spec, _raw(errors={"status": 10})).ok == 9_990
-    with pytest.raises(fastgen.LoadRunFailed, match="no summary"):
+    with pytest.raises(LoadRunFailed, match="no summary"):
         fastgen.from_raw(spec, {"error": "wrk printed no summary"})
-    with pytest.raises(fastgen.LoadRunFailed, match="no result"):
+    with pytest.raises(LoadRunFailed, match="no result"):
         fastgen.parse_output(spec, "Traceback ...")
 
 
@@ -76,7 +76,11 @@ def test_measure_reruns_once_then_fails() -> None:
     with pytest.raises(validity.InvalidRun, match=r"invalid twice.*first run: empty; re-run: empty"):
         validity.measure(lambda: 0, lambda r: ["empty"], "x")
     calls: list[int] = []
-    assert validity.measure(lambda: calls.append(1) or 1, lambda r: [], "x").discarded == ()
+
+    def counted() -> int:
+        calls.append(1)
+        return 1
+    assert validity.measure(counted, lambda r: [], "x").discarded == ()
     assert len(calls) == 1
 
 
@@ -98,7 +102,7 @@ def test_dataplane_counts() -> None:
     ipvs = "IP Virtual Server version 1.2.1\nProt LocalAddress:Port Scheduler Flags\n  -> RemoteAddress:Port\n" \
            "TCP  10.96.0.1:443 rr\n  -> 172.18.0.2:6443  Masq 1 0 0\nUDP  10.96.0.10:53 rr\n"
     assert dataplane.count_ipvs(ipvs) == {"services": 2, "real_servers": 1}
-    svc = [{"status": {"realized": {"backend-addresses": [{"ip": "10.244.1.2"}]}}}, {"status": {}}]
+    svc: list[dict[str, Any]] = [{"status": {"realized": {"backend-addresses": [{"ip": "10.244.1.2"}]}}}, {"status": {}}]
     assert dataplane.count_cilium(svc) == {"services": 2, "backend_slots": 1}
 
 
