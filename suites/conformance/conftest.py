@@ -47,7 +47,11 @@ class Namespace:
                         what=f"{count} ready pods matching {selector} in {self.name}")
 
     def fixture(self, name: str, spec: dict[str, Any], wait: bool = True) -> fixtures.Fixture:
-        """Create a ServiceFixture through the operator (and wait until all backends are ready)."""
+        """Create a ServiceFixture through the operator (and wait until all backends are ready).
+
+        The spec is validated before it is submitted (operators.fixture.spec: the CRD's schema plus
+        the rules across fields), so a mistake in a test fails at once with the field named; the
+        API server would silently prune an unknown field."""
         fx = fixtures.create(self.api, self.name, name, spec)
         if wait:
             fx.wait_ready()

@@ -20,6 +20,7 @@ from kubernetes import client
 from operators.fixture import FIXTURE_LABEL
 from operators.fixture import client as fixtures
 from operators.fixture.deploy import TESTKIT_PREFIX
+from operators.fixture.spec import InvalidSpec
 from proxylab import kube, manifests
 from proxylab.cluster import ClusterInfo
 from proxylab.wait import wait_for
@@ -94,11 +95,21 @@ def test_invalid_spec_is_reported_and_creates_nothing(operator: KopfRunner, ns: 
 def test_api_server_rejects_what_the_schema_can_check(ns: tuple[client.ApiClient, str]) -> None:
     api, namespace = ns
     with pytest.raises(client.ApiException) as err:
-        fixtures.create(api, namespace, "neg", {"replicas": -1})
+        fixtures.create(api, namespace, "neg", {"replicas": -1}, validate=False)
     assert err.value.status == 422 and "spec.replicas" in str(err.value.body)
     with pytest.raises(client.ApiException) as err:
-        fixtures.create(api, namespace, "act", {"faults": [{"id": "a", "action": "explode", "count": 1}]})
+        fixtures.create(api, namespace, "act", {"faults": [{"id": "a", "action": "explode", "count": 1}]},
+                        validate=False)
     assert err.value.status == 422 and "spec.faults[0].action" in str(err.value.body)
+    # Strict field validation: a misspelt field is refused, not pruned into the default of 3 replicas.
+    with pytest.raises(client.ApiException) as err:
+        fixtures.create(api, namespace, "typo", {"replica": 5}, validate=False)
+    assert err.value.status in (400, 422) and "replica" in str(err.value.body), err.value.body
+    # Without validate=False the client refuses them before the API server sees them, naming the field.
+    for spec, field in (({"replicas": -1}, "spec.replicas"), ({"replica": 5}, "spec.replica")):
+        with pytest.raises(InvalidSpec) as invalid:
+            fixtures.create(api, namespace, "never", spec)
+        assert invalid.value.field == field
 
 
 def test_kill_by_name_is_replaced_and_later_faults_still_apply(operator: KopfRunner, ns: tuple[client.ApiClient, str],
