@@ -1,23 +1,29 @@
 """The headline comparison: a short, curated table of the figures people compare modes by.
 
-The performance section lists every metric of every test; this table picks the dozen a reader
+The performance section lists every metric of every test; this table picks the figures a reader
 looks for first (Service overhead vs the pod-IP baseline, tail latency, failover, programming
-latency at the largest number of Services, the proxy's own cost), gives them plain labels, and
-marks the best mode of each row and how far the others are from it. Figures come from passing
-tests only (a failed test's numbers stay in its matrix cell). A figure no mode measured is left
-out; a mode that did not measure it shows a dash.
+latency and the data path at the largest number of Services, the proxy's own cost), gives them
+plain labels, shows each mode's mean with its 95 % interval, and says which mode is better only
+where the difference is statistically significant (``significance.py``: Welch's t-test on the
+per-repeat values, alpha = 0.05; unreliable figures, CV > 10 %, are marked and not ranked).
+Figures come from passing tests only (a failed test's numbers stay in its matrix cell). A figure
+no mode measured, or whose test is absent, is left out; a mode that did not measure it shows a
+dash.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from . import metrics as m
+from . import significance as sig
 from .aggregate import mode_key
 from .load import ModeRun
 from .metrics import Better
+
+SCALE_TEST = "test_data_path_at_scale"  # the Services sweep's curves (suites/performance/test_programming.py)
 
 
 @dataclass(frozen=True)
@@ -26,7 +32,8 @@ class Figure:
 
     ``test``: the test's name after the last ``::`` (with its parameters); ``metric``: a scalar
     key of its metrics, or a curve ``{K: value}`` when ``curve`` is set (the value at the largest
-    K every reporting mode measured is shown, and the K goes into the label). ``scale`` converts
+    K every reporting mode measured is shown, and the K goes into the label). Its repeat
+    statistics are read from ``<metric>_stats`` (for a curve, ``{K: stats}``). ``scale`` converts
     the stored unit to the shown one (e.g. seconds to ms).
     """
 
@@ -45,10 +52,25 @@ FIGURES: tuple[Figure, ...] = (
     Figure("ClusterIP new-connection throughput / pod-IP baseline", "test_cluster_ip[newconn]",
            "ratio_to_baseline", "x", "higher"),
     Figure("ClusterIP new-connection p99 latency", "test_cluster_ip[newconn]", "p99_ms", "ms", "lower"),
+    # the compiled closed-loop generator (wrk) on one backend: capacity rather than locust's ceiling
+    Figure("ClusterIP keep-alive capacity / pod-IP baseline (wrk)", "test_data_path[keepalive]",
+           "ratio_to_baseline", "x", "higher"),
+    Figure("ClusterIP new-connection capacity / pod-IP baseline (wrk)", "test_data_path[newconn]",
+           "ratio_to_baseline", "x", "higher"),
+    Figure("kernel CPU per new connection (wrk)", "test_data_path[newconn]", "kernel_us_per_request",
+           m.MICROSECONDS, "lower"),
+    Figure("many Services: new-connection throughput / pod-IP baseline", SCALE_TEST,
+           "newconn_ratio_to_baseline", "x", "higher", curve=True),
+    Figure("many Services: new-connection throughput, largest K / smallest K", SCALE_TEST,
+           "newconn_ratio_to_smallest_k", "x", "higher", curve=True),
+    Figure("many Services: connect p99 latency", SCALE_TEST, "connect_p99_ms", "ms", "lower", curve=True),
+    Figure("many Services: kernel CPU per new connection", SCALE_TEST, "kernel_cpu_us_per_request",
+           m.MICROSECONDS, "lower", curve=True),
     Figure("failover, backend killed: victim out after", "test_failover[kill]", "victim_gone_s", "s", "lower"),
-    Figure("failover, backend killed: failed requests", "test_failover[kill]", "errors_total", "", "lower"),
+    # per repeat (mean), not errors_total: the test and the interval need the per-repeat values
+    Figure("failover, backend killed: failed requests per repeat", "test_failover[kill]", "errors", "", "lower"),
     Figure("failover, backend unready: victim out after", "test_failover[unready]", "victim_gone_s", "s", "lower"),
-    Figure("failover, backend drained: failed requests", "test_failover[drain]", "errors_total", "", "lower"),
+    Figure("failover, backend drained: failed requests per repeat", "test_failover[drain]", "errors", "", "lower"),
     Figure("new Service: first success after", "test_programming_latency_new_service",
            "programming_latency", "s", "lower", curve=True),
     Figure("new endpoint: first success after", "test_programming_latency_new_endpoint",
@@ -61,28 +83,69 @@ FIGURES: tuple[Figure, ...] = (
            "memory_mib", "MiB", "lower"),
 )
 
+# Curves whose change from the smallest to the largest K is tested within each mode ("Where the
+# modes differ"). The *_ratio_to_smallest_k curves are left out (they are that change already), and
+# so are the *_ratio_to_baseline ones (the pod-IP baseline does not depend on K: same change as *_rps).
+# A curve recorded without repeat statistics (today connect_p99_ms, sync_seconds) is skipped quietly.
+ALONG_K: tuple[Figure, ...] = (
+    Figure("new-connection throughput", SCALE_TEST, "newconn_rps", "requests/s", "higher", curve=True),
+    Figure("keep-alive throughput", SCALE_TEST, "keepalive_rps", "requests/s", "higher", curve=True),
+    Figure("new-connection p99 latency under load", SCALE_TEST, "newconn_p99_ms", "ms", "lower", curve=True),
+    Figure("connect p99 latency", SCALE_TEST, "connect_p99_ms", "ms", "lower", curve=True),
+    Figure("kernel CPU per new connection", SCALE_TEST, "kernel_cpu_us_per_request", m.MICROSECONDS, "lower",
+           curve=True),
+    Figure("proxy sync time", SCALE_TEST, "sync_seconds", "s", "lower", curve=True),
+    Figure("new Service programming latency", "test_programming_latency_new_service", "programming_latency",
+           "s", "lower", curve=True),
+    Figure("new endpoint programming latency", "test_programming_latency_new_endpoint", "programming_latency",
+           "s", "lower", curve=True),
+)
+
+
+def fmt_k(k: float) -> str:
+    """10000.0 -> ``10,000``."""
+    return f"{k:,.0f}" if k == int(k) else f"{k:,g}"
+
+
+@dataclass(frozen=True)
+class HeadlineCell:
+    """One mode's figure: the mean shown, its 95 % interval, n, and the unreliable mark (or "")."""
+
+    value: float
+    ci95: tuple[float, float] | None
+    n: int
+    unreliable: str
+
 
 @dataclass(frozen=True)
 class HeadlineRow:
     label: str
     unit: str
     better: Better
-    values: dict[str, float]  # mode -> value
-    best: frozenset[str] = field(default_factory=frozenset)
+    cells: dict[str, HeadlineCell]  # mode -> cell, in mode order
+    ranking: sig.Ranking
+    k: float | None = None  # the K compared at, for a curve
 
-    def times_best(self, mode: str) -> float | None:
-        """How many times worse than the best this mode is (1.0 for the best), None if unknown or 0."""
-        if mode not in self.values or not self.best:
-            return None
-        best = self.values[next(iter(self.best))]
-        value = self.values[mode]
-        if best == value:
-            return 1.0
-        worse, better = (value, best) if self.better == "lower" else (best, value)
-        return worse / better if better > 0 else None
+    @property
+    def values(self) -> dict[str, float]:
+        return {mode: c.value for mode, c in self.cells.items()}
+
+    @property
+    def best(self) -> frozenset[str]:
+        """The mode significantly better than every other (empty when no mode is)."""
+        return self.ranking.best
+
+    @property
+    def winners(self) -> frozenset[str]:
+        """Modes significantly better than at least one other."""
+        return frozenset(c.winner for c in self.ranking.significant if c.winner)
+
+    def verdict(self) -> str:
+        return self.ranking.text()
 
 
-def _metrics_of(run: ModeRun, test: str) -> dict[str, Any] | None:
+def passed_metrics(run: ModeRun, test: str) -> dict[str, Any] | None:
+    """The metrics of the passing test named ``test`` (after the last ``::``) in one mode's run."""
     for t in run.tests:
         if t["id"].rsplit("::", 1)[-1] == test and t.get("verdict") == "passed":
             metrics: dict[str, Any] = t.get("metrics", {})
@@ -90,28 +153,40 @@ def _metrics_of(run: ModeRun, test: str) -> dict[str, Any] | None:
     return None
 
 
+def curve_at(mx: dict[str, Any], metric: str) -> tuple[dict[float, float], dict[float, Any]]:
+    """A curve's values and its stats, both keyed by K."""
+    return dict(m.curve_points(mx.get(metric)) or []), m.curve_stats(m.stats_of(mx, metric))
+
+
+def _cell(value: float, stats: Any, scale: float) -> tuple[HeadlineCell, sig.Sample | None]:
+    s = sig.sample(stats)
+    s = None if s is None else s.scaled(scale)
+    ci = None if s is None else s.ci95
+    return HeadlineCell(value * scale, ci, 0 if s is None else s.n, "" if s is None else s.unreliable), s
+
+
 def _row(fig: Figure, runs: Sequence[ModeRun]) -> HeadlineRow | None:
-    found = {r.mode: mx for r in runs if (mx := _metrics_of(r, fig.test)) is not None}
-    label = fig.label
-    values: dict[str, float] = {}
+    found = {r.mode: mx for r in sorted(runs, key=lambda r: mode_key(r.mode))
+             if (mx := passed_metrics(r, fig.test)) is not None}
+    label, k = fig.label, None
+    points: dict[str, tuple[float, Any]] = {}  # mode -> (value, stats)
     if fig.curve:
-        curves = {mode: dict(pts) for mode, mx in found.items() if (pts := m.curve_points(mx.get(fig.metric)))}
-        shared = set.intersection(*(set(c) for c in curves.values())) if curves else set()
+        curves = {mode: c for mode, mx in found.items() if (c := curve_at(mx, fig.metric))[0]}
+        shared = set.intersection(*(set(v) for v, _ in curves.values())) if curves else set()
         if not shared:
             return None
         k = max(shared)
-        label = f"{label} (K = {k:g} Services)"
-        values = {mode: c[k] * fig.scale for mode, c in curves.items()}
+        label = f"{label} (K = {fmt_k(k)} Services)"
+        points = {mode: (values[k], stats.get(k)) for mode, (values, stats) in curves.items()}
     else:
-        values = {mode: float(mx[fig.metric]) * fig.scale for mode, mx in found.items()
+        points = {mode: (float(mx[fig.metric]), m.stats_of(mx, fig.metric)) for mode, mx in found.items()
                   if m.is_number(mx.get(fig.metric))}
-    if not values:
+    if not points:
         return None
-    pick = max if fig.better == "higher" else min
-    top = pick(values.values())
-    best = frozenset(mode for mode, v in values.items() if v == top) if len(values) > 1 else frozenset()
-    ordered = dict(sorted(values.items(), key=lambda kv: mode_key(kv[0])))
-    return HeadlineRow(label, fig.unit, fig.better, ordered, best)
+    cells, samples = {}, {}
+    for mode, (value, stats) in points.items():
+        cells[mode], samples[mode] = _cell(value, stats, fig.scale)
+    return HeadlineRow(label, fig.unit, fig.better, cells, sig.rank(samples, fig.better), k)
 
 
 def table(runs: Sequence[ModeRun]) -> list[HeadlineRow]:

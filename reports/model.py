@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from . import headline, history, performance
+from . import differences, headline, history, performance, significance
 from .aggregate import EnvRow, MatrixRow, ModeSummary, environment, matrix, mode_key, split_latest, summarise
 from .load import ModeRun
 from .performance import ChartSpec, PerfSection
@@ -18,6 +18,7 @@ class ReportData:
     modes: list[str]
     summaries: list[ModeSummary]
     headline: list[headline.HeadlineRow]
+    differences: differences.Differences
     rows: list[MatrixRow]
     perf: PerfSection
     env: list[EnvRow]
@@ -25,6 +26,11 @@ class ReportData:
     history_runs: list[str] = field(default_factory=list)
     trends: list[ChartSpec] = field(default_factory=list)
     regressions: list[history.Regression] = field(default_factory=list)
+
+    # the rule the report applies, stated in the page (one place: significance.py)
+    alpha: float = significance.ALPHA
+    cv_bound: float = significance.CV_BOUND
+    method: str = significance.METHOD
 
     @property
     def charts(self) -> list[ChartSpec]:
@@ -43,12 +49,14 @@ def assemble(runs: Sequence[ModeRun], earlier: Sequence[ModeRun] = (), *, genera
     everything = [*past, *current]
     run_order = history.run_order(everything)
     with_history = len(run_order) > 1
+    rows = headline.table(current)
     return ReportData(
         generated=generated,
         run_ids=sorted({r.run_id for r in current}),
         modes=sorted({r.mode for r in current}, key=mode_key),
         summaries=[summarise(r) for r in current],
-        headline=headline.table(current),
+        headline=rows,
+        differences=differences.differences(rows, current),
         rows=matrix(current),
         perf=performance.section(current),
         env=environment(current),

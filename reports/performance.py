@@ -1,7 +1,11 @@
 """The performance section: tables and chart specs from whatever performance metrics exist.
 
 Chart specs are plain JSON-able dicts (``charts.js`` in ``static/`` turns them into Chart.js
-charts), so what is charted can be unit-tested without a browser.
+charts), so what is charted can be unit-tested without a browser. A dataset of a curve chart may
+carry ``interval``: ``[{"x": K, "lo": .., "hi": ..}]`` from the figure's ``<metric>_stats`` ci95,
+drawn as a shaded band; a spec may carry a ``note`` shown under its title (what the band is,
+which points are unreliable). Table rows carry each mode's 95 % interval and unreliable mark
+(``significance.CV_BOUND``).
 """
 
 from __future__ import annotations
@@ -11,7 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import metrics as m
+from . import significance as sig
 from .aggregate import mode_key, short_test_id
+from .headline import fmt_k
 from .load import ModeRun
 
 ChartSpec = dict[str, Any]
@@ -25,16 +31,28 @@ class PerfRow:
     unit: str
     better: str
     values: dict[str, float]  # mode -> value
+    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)  # mode -> 95 % interval
+    unreliable: dict[str, str] = field(default_factory=dict)  # mode -> "unreliable (CV 14%)"
+
+
+@dataclass(frozen=True)
+class InvalidRuns:
+    """Runs a suite discarded (``invalid_runs``): shown as a list, never as a figure."""
+
+    test: str
+    mode: str
+    runs: tuple[str, ...]
 
 
 @dataclass
 class PerfSection:
     rows: list[PerfRow] = field(default_factory=list)
     charts: list[ChartSpec] = field(default_factory=list)
+    invalid: list[InvalidRuns] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
-        return not self.rows and not self.charts
+        return not self.rows and not self.charts and not self.invalid
 
 
 def _slug(*parts: str) -> str:
@@ -59,6 +77,48 @@ def _xy_chart(cid: str, title: str, x_title: str, y_title: str,
                          for mode, pts in per_mode.items()]}
 
 
+def _samples(stats: dict[str, Any]) -> dict[str, sig.Sample]:
+    return {mode: s for mode, st in stats.items() if (s := sig.sample(st)) is not None}
+
+
+def _curve_chart(test: str, key: str, curves: dict[str, list[tuple[float, float]]],
+                 per_mode: dict[str, dict[str, Any]]) -> ChartSpec:
+    """A curve over K, with each mode's 95 % interval as a band and its unreliable points named."""
+    mi = m.CURVES[key]
+    spec = _xy_chart(_slug("curve", test, key), f"{mi.label} vs number of Services: {test}",
+                     "Services", f"{mi.label} ({mi.unit})", curves)
+    banded, shaky = False, []
+    for ds in spec["datasets"]:
+        mode = ds["label"]
+        at = m.curve_stats(m.stats_of(per_mode[mode], key))
+        band, marks = [], []
+        for k, _ in curves[mode]:
+            s = sig.sample(at.get(k))
+            if s is None:
+                continue
+            if s.ci95 is not None:
+                band.append({"x": k, "lo": s.ci95[0], "hi": s.ci95[1]})
+            if s.unreliable:
+                marks.append(f"{fmt_k(k)} {s.unreliable.removeprefix('unreliable ')}")
+        if band:
+            ds["interval"] = band
+            banded = True
+        if marks:
+            shaky.append(f"{mode} at K = {', '.join(marks)}")
+    notes = (["shaded: 95% interval of the repeats"] if banded else []) + (
+        ["unreliable: " + "; ".join(shaky)] if shaky else [])
+    if notes:
+        spec["note"] = "; ".join(notes)
+    return spec
+
+
+def invalid_runs(runs: Sequence[ModeRun]) -> list[InvalidRuns]:
+    """Every test's discarded runs, by mode order then test order."""
+    return [InvalidRuns(short_test_id(t["id"]), r.mode, tuple(bad))
+            for r in sorted(runs, key=lambda r: mode_key(r.mode)) for t in r.tests
+            if (bad := m.invalid_runs(t.get("metrics", {})))]
+
+
 def section(runs: Sequence[ModeRun]) -> PerfSection:
     """Table rows and charts for every performance metric present in the current runs."""
     sec = PerfSection()
@@ -72,15 +132,16 @@ def section(runs: Sequence[ModeRun]) -> PerfSection:
             scalars = {mode: float(v[key]) for mode, v in per_mode.items() if m.is_number(v.get(key))}
             if key in m.SCALARS and scalars:
                 mi = m.SCALARS[key]
-                sec.rows.append(PerfRow(test, key, mi.label, mi.unit, mi.better, scalars))
+                samples = _samples({mode: m.stats_of(v, key) for mode, v in per_mode.items() if mode in scalars})
+                sec.rows.append(PerfRow(test, key, mi.label, mi.unit, mi.better, scalars,
+                                        {mode: s.ci95 for mode, s in samples.items() if s.ci95 is not None},
+                                        {mode: s.unreliable for mode, s in samples.items() if s.unreliable}))
                 if key not in m.PERCENTILES:
                     by_metric.setdefault(key, {})[test] = scalars
             if key in m.CURVES:
                 curves = {mode: pts for mode, v in per_mode.items() if (pts := m.curve_points(v.get(key)))}
                 if curves:
-                    mi = m.CURVES[key]
-                    sec.charts.append(_xy_chart(_slug("curve", test, key), f"{mi.label} vs number of Services: {test}",
-                                                "Services", f"{mi.label} ({mi.unit})", curves))
+                    sec.charts.append(_curve_chart(test, key, curves, per_mode))
             if key.endswith("timeline"):
                 lines = {mode: pts for mode, v in per_mode.items() if (pts := m.timeline_points(v.get(key)))}
                 if lines:
@@ -94,6 +155,7 @@ def section(runs: Sequence[ModeRun]) -> PerfSection:
                 "labels": [p.removesuffix("_ms") for p in pcts],
                 "datasets": [{"label": mode, "data": [v.get(p) if m.is_number(v.get(p)) else None for p in pcts]}
                              for mode, v in per_mode.items()]})
+    sec.invalid = invalid_runs(runs)
     for key, per_test in by_metric.items():
         mi = m.SCALARS[key]
         labels = list(per_test)

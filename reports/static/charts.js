@@ -14,11 +14,27 @@
     return false;
   }
 
+  // A dataset's "interval" ([{x, lo, hi}], the 95% interval of the repeats) becomes a shaded band:
+  // a low edge, then a high edge filled down to it (fill "-1" = the dataset just before). Band
+  // edges are marked "band" and kept out of the legend and the tooltips.
+  function band(d, c) {
+    function edge(key, fill) {
+      return { label: d.label + " 95% " + key, band: true, fill: fill, borderColor: c + "55", backgroundColor: c + "22",
+               borderWidth: 1, pointRadius: 0, pointHitRadius: 0, spanGaps: true, tension: 0,
+               data: d.interval.map(function (p) { return { x: p.x, y: p[key] }; }) };
+    }
+    return [edge("lo", false), edge("hi", "-1")];
+  }
+
   function config(spec) {
-    var datasets = spec.datasets.map(function (d, i) {
+    var datasets = [];
+    spec.datasets.forEach(function (d, i) {
       var c = color(d.label, i);
-      return { label: d.label, data: d.data, borderColor: c, backgroundColor: c + (spec.type === "bar" ? "cc" : "33"),
-               borderWidth: 2, pointRadius: 3, spanGaps: true, tension: 0 };
+      datasets.push({ label: d.label, data: d.data, borderColor: c, backgroundColor: c + (spec.type === "bar" ? "cc" : "33"),
+                      borderWidth: 2, pointRadius: 3, spanGaps: true, tension: 0 });
+      if (spec.type === "line" && d.interval && d.interval.length) {
+        datasets.push.apply(datasets, band(d, c));
+      }
     });
     var xScale = { type: spec.x.type, title: { display: true, text: spec.x.title } };
     return {
@@ -26,7 +42,10 @@
       data: spec.labels ? { labels: spec.labels, datasets: datasets } : { datasets: datasets },
       options: {
         animation: false, responsive: true, maintainAspectRatio: false,
-        plugins: { legend: { position: "bottom" } },
+        plugins: {
+          legend: { position: "bottom", labels: { filter: function (item, data) { return !data.datasets[item.datasetIndex].band; } } },
+          tooltip: { filter: function (item) { return !item.dataset.band; } }
+        },
         scales: { x: xScale, y: { beginAtZero: true, title: { display: true, text: spec.y.title } } }
       }
     };

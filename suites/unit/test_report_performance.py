@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from proxylab.perf.summary import summarize
 from reports import metrics
 from reports.performance import section
 
@@ -41,3 +42,29 @@ def test_malformed_timelines_and_curves_are_not_charted() -> None:
     assert metrics.curve_points({"pods": 1}) is None
     assert metrics.curve_points([[10, 1], [1, 2]]) == [(1.0, 2.0), (10.0, 1.0)]
     assert not metrics.is_performance({"counts": {"a": 1}, "requests": 300})
+
+
+def test_curves_carry_their_95_interval_and_name_unreliable_points() -> None:
+    stats = {"100": summarize([0.40, 0.42, 0.38]).as_metrics(), "1000": summarize([1.5, 2.5, 3.5]).as_metrics()}
+    runs = [run(doc("iptables", tests=[rec(LOAD, programming_latency={"100": 0.4, "1000": 2.5},
+                                           programming_latency_stats=stats)])),
+            run(doc("nftables", tests=[rec(LOAD, programming_latency={"100": 0.5, "1000": None})]))]
+    [chart] = section(runs).charts
+    ipt, nft = chart["datasets"]
+    assert [p["x"] for p in ipt["interval"]] == [100.0, 1000.0]
+    assert ipt["interval"][0]["lo"] < 0.4 < ipt["interval"][0]["hi"]
+    assert "interval" not in nft and nft["data"] == [{"x": 100.0, "y": 0.5}], "a null point is left out, not the curve"
+    assert chart["note"] == "shaded: 95% interval of the repeats; unreliable: iptables at K = 1,000 (CV 40%)"
+
+
+def test_scalar_rows_carry_intervals_and_unreliable_marks_and_invalid_runs_are_listed() -> None:
+    runs = [run(doc("iptables", tests=[rec(LOAD, rps=1000.0, rps_stats=summarize([990.0, 1000.0, 1010.0]).as_metrics(),
+                                           invalid_runs=["repeat 2: generator bound"])])),
+            run(doc("nftables", tests=[rec(LOAD, rps=1000.0, rps_stats=summarize([600.0, 1000.0, 1400.0]).as_metrics())]))]
+    sec = section(runs)
+    [rps] = sec.rows
+    assert set(rps.intervals) == {"iptables", "nftables"} and rps.unreliable == {"nftables": "unreliable (CV 40%)"}
+    assert [(x.mode, x.test, x.runs) for x in sec.invalid] == [
+        ("iptables", "test_load::test_cluster_ip_load", ("repeat 2: generator bound",))]
+    assert not any(c["id"].endswith("invalid_runs") for c in sec.charts), "never a figure"
+    assert metrics.invalid_runs({"invalid_runs": "x"}) == []
