@@ -27,6 +27,10 @@ class InvalidArgument(ProxylabError):
     """A command-line value proxylab refuses (run ids, --modes, --resume, ...); the message names it."""
 
 
+class InvalidPins(ProxylabError):
+    """pins.toml cannot be read or lacks a pin; the message names the file, the table and the key."""
+
+
 class UnknownMode(ProxylabError):
     """A proxy mode name that proxylab does not know."""
 
