@@ -44,27 +44,26 @@ class LoadSpec:
     labels: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not self.targets:
-            raise LoadSpecError("targets is empty: give at least one 'host:port' (Service or pod IP)")
-        for t in self.targets:
-            host, sep, port = t.rpartition(":")
-            if not sep or not host or not port.isdigit():
-                raise LoadSpecError(f"target {t!r} is not 'host:port' (e.g. 'echo.ns.svc:80' or '10.244.1.5:8080')")
-        if not 1 <= self.users <= 10_000:
-            raise LoadSpecError(f"users must be 1..10000, got {self.users}")
-        if not 1 <= self.workers <= 50:
-            raise LoadSpecError(f"workers must be 1..50, got {self.workers}")
-        if self.spawn_rate <= 0:
-            raise LoadSpecError(f"spawn_rate must be > 0, got {self.spawn_rate}")
-        if not 1 <= self.duration_s <= MAX_DURATION_S:
-            raise LoadSpecError(f"duration_s must be 1..{MAX_DURATION_S} (it is the run's hard cap), "
-                                f"got {self.duration_s}")
-        if self.max_requests is not None and self.max_requests < 1:
-            raise LoadSpecError(f"max_requests must be >= 1 or None, got {self.max_requests}")
-        if self.rate_per_user is not None and self.rate_per_user <= 0:
-            raise LoadSpecError(f"rate_per_user must be > 0 or None, got {self.rate_per_user}")
-        if not self.path.startswith("/"):
-            raise LoadSpecError(f"path must start with '/', got {self.path!r}")
+        """Every field checked for type and range: a LoadSpecError naming the field, never another error."""
+        _targets(self.targets)
+        _whole("users", self.users, 1, 10_000)
+        _whole("workers", self.workers, 1, 50)
+        _positive("spawn_rate", self.spawn_rate)
+        _whole("duration_s", self.duration_s, 1, MAX_DURATION_S, " (it is the run's hard cap)")
+        if self.max_requests is not None:
+            _whole("max_requests", self.max_requests, 1, 10**9, " or None")
+        _flag("keep_alive", self.keep_alive)
+        _flag("sticky", self.sticky)
+        if self.rate_per_user is not None:
+            _positive("rate_per_user", self.rate_per_user, " or None")
+        if not isinstance(self.path, str) or not self.path.startswith("/") or _has_space(self.path):
+            raise LoadSpecError(f"path must be a string starting with '/' without spaces, got {self.path!r}")
+        _positive("request_timeout_s", self.request_timeout_s)
+        if self.node is not None and (not isinstance(self.node, str) or not self.node or _has_space(self.node)):
+            raise LoadSpecError(f"node must be a node name or None, got {self.node!r}")
+        if not isinstance(self.labels, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                        for k, v in self.labels.items()):
+            raise LoadSpecError(f"labels must map strings to strings, got {self.labels!r}")
 
     @property
     def per_user(self) -> int:
@@ -93,3 +92,46 @@ class LoadSpec:
 
     def worker_args(self, locustfile: str, master_ip: str) -> list[str]:
         return ["-f", locustfile, "--worker", "--master-host", master_ip, *self.agent_args()]
+
+
+def _has_space(text: str) -> bool:
+    return any(c.isspace() or not c.isprintable() for c in text)
+
+
+def _targets(targets: object) -> None:
+    if isinstance(targets, str) or not isinstance(targets, tuple | list):
+        raise LoadSpecError(f"targets must be a tuple of 'host:port' strings, got {targets!r}")
+    if not targets:
+        raise LoadSpecError("targets is empty: give at least one 'host:port' (Service or pod IP)")
+    for t in targets:
+        if not isinstance(t, str):
+            raise LoadSpecError(f"targets: {t!r} is not a 'host:port' string")
+        host, sep, port = t.rpartition(":")
+        if not sep or not host or not (port.isascii() and port.isdigit()) or "," in t or _has_space(t):
+            raise LoadSpecError(f"targets: {t!r} is not 'host:port' (e.g. 'echo.ns.svc:80' or '10.244.1.5:8080'; "
+                                "no commas or spaces)")
+        if not 1 <= int(port) <= 65535:
+            raise LoadSpecError(f"targets: {t!r} has port {int(port)}; ports are 1..65535")
+
+
+def _whole(name: str, value: object, lo: int, hi: int, note: str = "") -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise LoadSpecError(f"{name} must be a whole number {lo}..{hi}{note}, got {value!r}")
+    if not lo <= value <= hi:
+        raise LoadSpecError(f"{name} must be {lo}..{hi}{note}, got {value}")
+
+
+def _positive(name: str, value: object, note: str = "") -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise LoadSpecError(f"{name} must be a number > 0{note}, got {value!r}")
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:
+        finite = False
+    if not finite or value <= 0:
+        raise LoadSpecError(f"{name} must be a finite number > 0{note}, got {value!r}")
+
+
+def _flag(name: str, value: object) -> None:
+    if not isinstance(value, bool):
+        raise LoadSpecError(f"{name} must be True or False, got {value!r}")

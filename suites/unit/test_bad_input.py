@@ -195,3 +195,64 @@ def test_run_reports_a_broken_results_file_and_keeps_going(tmp_path: Path) -> No
 
 def test_every_error_here_is_a_proxylab_error() -> None:
     assert issubclass(ReportError, ProxylabError) and issubclass(InvalidArgument, ProxylabError)
+
+
+# -- pins.toml -----------------------------------------------------------------------------------
+
+def _pins_text() -> str:
+    from proxylab.versions import PINS_FILE
+
+    return PINS_FILE.read_text()
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda t: t.replace('[runc]\nversion = "v1.4.3"', '[runc]\nrelease = "v1.4.3"'), r"\[runc\]\.version is missing"),
+    (lambda t: t.replace('version = "v2.3.5"', 'version = "latest"'),
+     r"\[containerd\]\.version = 'latest' is not a pinned version"),
+    (lambda t: t.replace('version = "v1.34.4"', 'version = "v1.34"'), r"\[kubernetes\]\.version = 'v1.34'"),
+    (lambda t: t.replace('kopf = "1.45.2"', 'kopf = 1.45'), r"\[operator\]\.kopf must be a non-empty string"),
+    (lambda t: t.replace("[debian]", "[debian_]"), r"table \[debian\] is missing"),
+    (lambda t: t + "\n[broken\n", "not valid TOML: .*line"),
+])
+def test_pins_errors_name_the_file_table_and_key(edit: object, message: str, tmp_path: Path) -> None:
+    from proxylab.errors import InvalidPins
+    from proxylab.versions import read_pins
+
+    path = tmp_path / "pins.toml"
+    path.write_text(edit(_pins_text()))  # type: ignore[operator]
+    with pytest.raises(InvalidPins, match=message) as exc:
+        read_pins(path)
+    assert str(exc.value).startswith(f"{path}: ")
+
+
+def test_unreadable_or_non_utf8_pins_name_the_file(tmp_path: Path) -> None:
+    from proxylab.errors import InvalidPins
+    from proxylab.versions import read_pins
+
+    with pytest.raises(InvalidPins, match="cannot be read"):
+        read_pins(tmp_path / "missing.toml")
+    (tmp_path / "bad.toml").write_bytes(b'[kind]\nversion = "\xff"\n')
+    with pytest.raises(InvalidPins, match=r"bad\.toml: not valid TOML"):
+        read_pins(tmp_path / "bad.toml")
+
+
+# -- LoadSpec ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("kwargs", "field"), [
+    ({"users": "10"}, "users"), ({"users": None}, "users"), ({"users": 2.5}, "users"),
+    ({"duration_s": "15"}, "duration_s"), ({"duration_s": None}, "duration_s"),
+    ({"spawn_rate": "fast"}, "spawn_rate"), ({"spawn_rate": None}, "spawn_rate"),
+    ({"spawn_rate": float("nan")}, "spawn_rate"), ({"spawn_rate": float("inf")}, "spawn_rate"),
+    ({"request_timeout_s": -1.0}, "request_timeout_s"), ({"targets": ("echo:0",)}, "targets"),
+    ({"targets": ("echo:99999",)}, "targets"), ({"targets": ("a:80,b:80",)}, "targets"),
+    ({"targets": "echo:80"}, "targets"), ({"keep_alive": "no"}, "keep_alive"), ({"path": "/a b"}, "path"),
+    ({"max_requests": 0.5}, "max_requests"), ({"rate_per_user": float("nan")}, "rate_per_user"),
+])
+def test_load_spec_names_the_bad_field(kwargs: dict[str, object], field: str) -> None:
+    from loadgen.errors import LoadSpecError
+    from loadgen.spec import LoadSpec
+
+    args: dict[str, object] = {"targets": ("echo.ns.svc:80",)} | kwargs
+    with pytest.raises(LoadSpecError) as exc:
+        LoadSpec(**args)  # type: ignore[arg-type]
+    assert str(exc.value).startswith(field), str(exc.value)
