@@ -24,9 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from kubernetes.client.exceptions import ApiException
 
 from . import docker, kube
-from .errors import ClusterError
+from .errors import ClusterError, ProxylabError
 from .guard import POD_CIDR
 from .images import ciliumimages
 from .images.catalog import Catalog
@@ -218,7 +219,7 @@ def verify(kubeconfig: Path, nodes: list[str], timeout: float = 90) -> dict[str,
 
         try:
             wait_for(listed, timeout=timeout, what=f"Services in the service table of {pod}", interval=2)
-        except Exception as exc:
+        except (ProxylabError, ApiException) as exc:  # a timeout, or an API answer such as 404: the agent's problem
             problems.append(f"{node}: agent {pod}: {exc}")
     if problems:
         raise ClusterError("the Cilium kube-proxy replacement is not in charge: " + "; ".join(problems))

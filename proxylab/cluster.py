@@ -23,7 +23,7 @@ from typing import Any
 from kubernetes.client import ApiClient
 
 from . import cilium, cni, docker, guard, kernel, kindconfig, kube, sysctl
-from .errors import ClusterError, UnsupportedMode, WaitTimeout
+from .errors import ClusterError, ProxylabError, UnsupportedMode, WaitTimeout
 from .images.catalog import Catalog
 from .modes import ProxyMode
 from .paths import kind_binary, state_dir
@@ -212,8 +212,9 @@ def up(mode: ProxyMode, workers: int = 2, name: str | None = None) -> ClusterInf
 
 def _pod_cidrs_assigned(api: ApiClient, expected: int) -> tuple[bool, str]:
     nets = kube.node_networks(api)
-    with_cidr = [n for n, _, c in nets if c]
-    return len(nets) == expected and len(with_cidr) == expected, f"{len(with_cidr)}/{expected} nodes with podCIDR"
+    with_cidr = [n for n, ip, c in nets if c and ip]
+    return (len(nets) == expected and len(with_cidr) == expected,
+            f"{len(with_cidr)}/{expected} nodes with podCIDR and InternalIP")
 
 
 def proxy_mode_of(node: str) -> str:
@@ -275,7 +276,7 @@ def _export_logs(name: str, dest: Path) -> None:
     try:
         _kind("export", "logs", str(dest), "--name", name, timeout=180)
         print(f"cluster {name}: logs exported to {dest}", flush=True)
-    except Exception as exc:
+    except (ProxylabError, OSError) as exc:  # best effort, on the way out of a failed `up`
         print(f"cluster {name}: could not export logs: {exc}", flush=True)
 
 

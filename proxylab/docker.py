@@ -6,7 +6,7 @@ import json
 import subprocess
 from typing import Any
 
-from .errors import DockerUnavailable
+from .errors import CommandFailed, DockerUnavailable
 from .shell import run, which
 
 PROBE_IMAGE = "proxylab/probe:empty"
@@ -19,7 +19,7 @@ def engine_version() -> str | None:
         return None
     try:
         res = run(["docker", "version", "--format", "{{.Server.Version}}"], check=False, timeout=20)
-    except Exception:
+    except (CommandFailed, OSError):  # timed out, or the binary cannot be executed
         return None
     out = res.stdout.strip()
     return out if res.returncode == 0 and out and "Cannot connect" not in out else None

@@ -23,10 +23,10 @@ def nodes_ready(api: client.ApiClient, expected: int) -> tuple[bool, str]:
 
 
 def node_networks(api: client.ApiClient) -> list[tuple[str, str, str | None]]:
-    """(name, InternalIP, podCIDR) for every node."""
+    """(name, InternalIP, podCIDR) for every node; "" for a node that has no InternalIP yet."""
     out = []
     for n in client.CoreV1Api(api).list_node().items:
-        ip = next(a.address for a in n.status.addresses if a.type == "InternalIP")
+        ip = next((a.address for a in (n.status.addresses or []) if a.type == "InternalIP"), "")
         out.append((n.metadata.name, ip, n.spec.pod_cidr))
     return out
 

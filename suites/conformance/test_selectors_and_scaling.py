@@ -23,10 +23,20 @@ def backends_seen(ns: Namespace, client: str, url: str, n: int = 60) -> set[str]
     return set(answer["counts"])
 
 
+def answering(ns: Namespace, client: str, url: str, n: int = 60) -> tuple[set[str], dict[str, Any]]:
+    """(backends that answered, failed requests by kind): while endpoints change, some requests may
+    fail; convergence is reached only by a round without failures."""
+    answer = ns.probe(client, "get", url, str(n))
+    return set(answer["counts"]), answer["errors"]
+
+
 def converge(ns: Namespace, client: str, url: str, want: set[str], what: str) -> float:
-    """Seconds until the set of backends answering equals ``want``."""
-    return wait_for(lambda: ((seen := backends_seen(ns, client, url)) == want, f"answering: {sorted(seen)}"),
-                    timeout=30, what=what, interval=0.2)
+    """Seconds until the set of backends answering equals ``want`` (and no request fails)."""
+    def check() -> tuple[bool, str]:
+        seen, errors = answering(ns, client, url)
+        return seen == want and not errors, f"answering: {sorted(seen)}, errors {errors}"
+
+    return wait_for(check, timeout=30, what=what, interval=0.2)
 
 
 def test_pod_joins_and_leaves_with_its_labels(namespace: Namespace, metrics: dict[str, Any]) -> None:
@@ -64,6 +74,9 @@ def test_scale_up_and_down_changes_who_answers(namespace: Namespace, metrics: di
     metrics["scale_up_traffic_s"] = round(time.monotonic() - t0 + converge(namespace, client, url, four, "4 backends"), 3)
     t1 = time.monotonic()
     fx.patch_spec({"replicas": 1})
-    wait_for(lambda: (len(seen := backends_seen(namespace, client, url)) == 1 and seen <= four, f"answering {seen}"),
-             timeout=30, what="scale down to 1 backend", interval=0.2)
+    def one_left() -> tuple[bool, str]:
+        seen, errors = answering(namespace, client, url)
+        return len(seen) == 1 and seen <= four and not errors, f"answering {sorted(seen)}, errors {errors}"
+
+    wait_for(one_left, timeout=30, what="scale down to 1 backend", interval=0.2)
     metrics["scale_down_traffic_s"] = round(time.monotonic() - t1, 3)

@@ -44,7 +44,7 @@ def test_drain_completes_in_flight_requests_and_diverts_new_ones(namespace: Name
     fx.add_fault("drain-victim", "drain", pods=[victim])
     fx.wait_fault("drain-victim")
     def victim_endpoint() -> dict[str, Any]:
-        return next((x for x in fx.status()["endpoints"] if x["pod"] == victim), {})
+        return next((x for x in fx.status().get("endpoints", []) if x.get("pod") == victim), {})
 
     ep = wait_for(lambda: (bool((e := victim_endpoint()).get("terminating")), f"victim endpoint {e}"),
                   timeout=10, what="victim endpoint marked terminating")
