@@ -116,8 +116,8 @@ def _percent_arg(value: str) -> float:
         pct = float(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number of percent, got {value!r}") from None
-    if not math.isfinite(pct) or pct < 0:
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0 (percent), got {value!r}")
+    if not math.isfinite(pct) or not 0 <= pct <= 10_000:
+        raise argparse.ArgumentTypeError(f"must be a number of percent, 0..10000, got {value!r}")
     return pct
 
 

@@ -18,7 +18,9 @@ from .history import DEFAULT_THRESHOLD
 from .load import ReportError
 from .model import ReportData, assemble
 
-__all__ = ["DEFAULT_THRESHOLD", "ReportData", "build"]
+__all__ = ["DEFAULT_THRESHOLD", "MAX_THRESHOLD", "ReportData", "build"]
+
+MAX_THRESHOLD = 100.0  # 10,000 %: beyond it no change is a regression anyway
 
 
 def build(results: Sequence[Path], out: Path, *, history: Sequence[Path] = (),
@@ -31,8 +33,8 @@ def build(results: Sequence[Path], out: Path, *, history: Sequence[Path] = (),
     be written, no HTML is written either.
     """
     if not isinstance(threshold, int | float) or isinstance(threshold, bool) or not math.isfinite(threshold) \
-            or threshold < 0:
-        raise ReportError(f"threshold must be a finite number >= 0 (a fraction: 0.1 is 10%), got {threshold!r}")
+            or not 0 <= threshold <= MAX_THRESHOLD:
+        raise ReportError(f"threshold must be a number 0..{MAX_THRESHOLD:g} (a fraction: 0.1 is 10%), got {threshold!r}")
     _check_output(out, "the report (-o)")
     if markdown_summary is not None:
         _check_output(markdown_summary, "the Markdown summary (--markdown-summary)")

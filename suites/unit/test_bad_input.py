@@ -90,7 +90,7 @@ def test_cli_errors_exit_2_with_one_line(capsys: pytest.CaptureFixture[str]) -> 
     assert err.startswith("proxylab: error: --modes names iptables twice") and err.count("\n") == 1
 
 
-@pytest.mark.parametrize("value", ["nan", "-50", "inf", "ten"])
+@pytest.mark.parametrize("value", ["nan", "-50", "inf", "ten", "20000"])
 def test_report_threshold_must_be_a_finite_percentage(value: str) -> None:
     with pytest.raises(SystemExit):
         cli.build_parser().parse_args(["report", "x", "--threshold", value])
