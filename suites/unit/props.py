@@ -3,7 +3,7 @@
 Every property states: for any generated input the outcome is success or the project's own
 error naming the field or file; never another exception. Example counts are modest so the unit
 env stays fast; CI (CI=true) draws the same examples every time (derandomized), a developer's
-run draws new ones.
+run draws new ones. PROXYLAB_PROPERTY_SCALE=10 multiplies every count (a longer hunt by hand).
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ EXAMPLES = 250
 
 def props(examples: int = EXAMPLES) -> settings:
     """Settings of one property test: ``examples`` inputs, no deadline, no example database."""
-    return settings(max_examples=examples, deadline=None, database=None, derandomize=bool(os.environ.get("CI")),
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
-                                           HealthCheck.data_too_large])
+    scale = float(os.environ.get("PROXYLAB_PROPERTY_SCALE", "1"))
+    return settings(max_examples=max(1, int(examples * scale)), deadline=None, database=None,
+                    derandomize=bool(os.environ.get("CI")),
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large])
 
 
 # Scalars JSON can hold (and Python's json module reads: NaN and the infinities included).
