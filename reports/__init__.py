@@ -65,9 +65,13 @@ def build(results: Sequence[Path], out: Path, *, history: Sequence[Path] = (),
 
 
 def _check_output(path: Path, what: str) -> None:
+    """Refuse, before anything is written, an output path that cannot be a file."""
     if path.is_dir():
         raise ReportError(f"{path}: is a directory; {what} needs a file path, e.g. {path / 'index.html'}"
                           if what.startswith("the report") else f"{path}: is a directory; {what} needs a file path")
+    existing = next((p for p in path.parents if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise ReportError(f"{path}: {existing} is a file, not a directory; give {what} another path")
 
 
 def _write_temp(out: Path, text: str) -> Path:

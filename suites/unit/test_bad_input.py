@@ -165,19 +165,31 @@ def test_output_that_is_a_directory_is_refused_and_leaves_nothing(tmp_path: Path
     assert list(out.iterdir()) == []
 
 
-def test_a_failing_summary_writes_no_html_and_no_temporary_file(tmp_path: Path) -> None:
+def test_a_failing_summary_writes_no_html_and_no_temporary_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "out" / "index.html"
-    blocker = tmp_path / "file"
-    blocker.write_text("")
-    with pytest.raises(ReportError, match=r"cannot append the Markdown summary.*was not written either"):
-        reports.build([_results(tmp_path)], out, markdown_summary=blocker / "summary.md")
+    summary = tmp_path / "summary.md"
+    real_open = Path.open
+
+    def full_disk(self: Path, *args: object, **kwargs: object) -> object:
+        if self == summary:
+            raise OSError(28, "No space left on device")
+        return real_open(self, *args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(Path, "open", full_disk)
+    with pytest.raises(ReportError, match=r"summary\.md: cannot append the Markdown summary \(No space left on device\); "
+                                          r"the report .* was not written either"):
+        reports.build([_results(tmp_path)], out, markdown_summary=summary)
     assert list(out.parent.iterdir()) == [], "neither the report nor a .tmp file"
 
 
-def test_an_unwritable_output_is_reported_without_a_temporary_file(tmp_path: Path) -> None:
+def test_outputs_below_a_file_are_refused_before_anything_is_written(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")
-    with pytest.raises(ReportError, match="cannot write the report"):
+    out = tmp_path / "out" / "index.html"
+    with pytest.raises(ReportError, match="is a file, not a directory"):
+        reports.build([_results(tmp_path)], out, markdown_summary=blocker / "summary.md")
+    assert not out.parent.exists()
+    with pytest.raises(ReportError, match="is a file, not a directory"):
         reports.build([_results(tmp_path)], blocker / "index.html")
     with pytest.raises(ReportError, match="threshold"):
         reports.build([_results(tmp_path)], tmp_path / "r.html", threshold=float("nan"))
