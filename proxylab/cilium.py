@@ -43,6 +43,7 @@ AGENT_LABEL = "k8s-app=cilium"
 AGENT_CAPABILITIES = ["CHOWN", "KILL", "NET_ADMIN", "NET_RAW", "IPC_LOCK", "SYS_MODULE", "SYS_ADMIN",
                       "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID", "SYSLOG"]
 CLEAN_STATE_CAPABILITIES = ["NET_ADMIN", "SYS_MODULE", "SYS_ADMIN"]
+AGENT_METRICS_PORT = 9962
 LB_MAP_MAX = 131_072  # bpf-lb-map-max: entries of Cilium's load-balancer maps
 
 
@@ -69,6 +70,9 @@ def helm_values(pins: Pins, api_host: str, api_port: int = 6443, socket_lb: bool
         "envoy": {"enabled": False},
         "l7Proxy": False,
         "hubble": {"enabled": False},
+        # The agent's own metrics (hostNetwork :9962): the performance suite scrapes its
+        # load-balancer reconciler and Kubernetes event lag histograms, as it does kube-proxy's.
+        "prometheus": {"enabled": True, "port": AGENT_METRICS_PORT},
         "bgpControlPlane": {"enabled": False},
         "securityContext": {"capabilities": {"ciliumAgent": AGENT_CAPABILITIES,
                                              "cleanCiliumState": CLEAN_STATE_CAPABILITIES}},

@@ -60,8 +60,9 @@ def _r(v: float | None) -> float | None:
     return None if v is None else round(v, 4)
 
 
-def histogram(text: str, name: str) -> Histogram | None:
-    """The histogram ``name`` from a scrape, or None when the scrape does not have it."""
+def histogram(text: str, name: str, label_match: str | None = None) -> Histogram | None:
+    """The histogram ``name`` from a scrape (summed over its label sets, or only over those whose
+    labels contain ``label_match``), or None when the scrape does not have it."""
     buckets: dict[float, float] = {}
     total = count = 0.0
     found = False
@@ -70,6 +71,8 @@ def histogram(text: str, name: str) -> Histogram | None:
         if not m:
             continue
         metric, labels, value = m.group(1), m.group(2) or "", float(m.group(3))
+        if label_match is not None and label_match not in labels:
+            continue
         if metric == f"{name}_bucket":
             le_m = _LE.search(labels)
             if le_m:
@@ -85,13 +88,14 @@ def histogram(text: str, name: str) -> Histogram | None:
     return Histogram(buckets, total, count) if found else None
 
 
-def delta_over_nodes(before: dict[str, str], after: dict[str, str], name: str) -> Histogram | None:
+def delta_over_nodes(before: dict[str, str], after: dict[str, str], name: str,
+                     label_match: str | None = None) -> Histogram | None:
     """Sum over nodes of (after - before) for histogram ``name``; nodes whose scrape lacks it are skipped."""
     result: Histogram | None = None
     for node, text in after.items():
-        a = histogram(text, name)
+        a = histogram(text, name, label_match)
         if a is None:
             continue
-        d = a.minus(histogram(before.get(node, ""), name) or Histogram())
+        d = a.minus(histogram(before.get(node, ""), name, label_match) or Histogram())
         result = d if result is None else result.plus(d)
     return result

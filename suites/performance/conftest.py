@@ -22,11 +22,11 @@ from typing import Any
 import pytest
 
 from loadgen import fastgen
-from proxylab import kube
+from proxylab import cilium, kube
 from proxylab.cluster import ClusterInfo
 from proxylab.images.catalog import Catalog
 from proxylab.manifests import RESTRICTED_CONTAINER_SECURITY
-from proxylab.perf import profile, resources
+from proxylab.perf import profile, promtext, resources
 from proxylab.versions import load_pins
 from proxylab.wait import wait_for
 from suites.conformance.conftest import Namespace, namespace  # noqa: F401 - the shared namespace fixture
@@ -136,22 +136,48 @@ def _docker_exec(node: str, *argv: str, timeout: float = 30) -> str:
     return res.stdout
 
 
+Histograms = dict[str, tuple[str, str | None]]
+KUBE_PROXY_HISTOGRAMS: Histograms = {
+    "sync_proxy_rules": ("kubeproxy_sync_proxy_rules_duration_seconds", None),
+    "network_programming": ("kubeproxy_network_programming_duration_seconds", None)}
+# Cilium v1.20's load-balancer control plane reconciles its BPF maps through statedb reconcilers;
+# the label filter keeps the load-balancer ones. (Its cilium_service_implementation_delay is
+# declared but not observed in this version.)
+CILIUM_HISTOGRAMS: Histograms = {"lb_reconcile": ("cilium_reconciler_duration_seconds", "loadbalancer"),
+                     "k8s_event_lag": ("cilium_k8s_event_lag_seconds", None)}
+
+
 @dataclass
 class ProxyObserver:
-    """The proxy's own view on every node: kube-proxy's metrics (:10249) and its container's cgroup stats."""
+    """The proxy's own view on every node: its metrics endpoint (kube-proxy :10249, the Cilium
+    agent :9962, both on the node's own network) and its container's cgroup stats.
+
+    ``histograms``: key -> (metric name, label substring or None); the first key is the proxy's
+    "programmed the dataplane" histogram (kube-proxy's rule sync, Cilium's LB reconciler)."""
 
     cluster: ClusterInfo
-    container: str = "kube-proxy"
-    kube_proxy: bool = True  # False: no kube-proxy metrics to scrape (the eBPF agent's are not wired in)
+    container: str
+    metrics_port: int
+    histograms: dict[str, tuple[str, str | None]]
+
+    @property
+    def primary(self) -> str:
+        return next(iter(self.histograms))
 
     def scrape(self) -> dict[str, str]:
-        """Node -> kube-proxy metrics text, fetched inside the node (the port is the node's own)."""
-        if not self.kube_proxy:
-            return {}
-        url = f"http://127.0.0.1:{PROXY_METRICS_PORT}/metrics"
+        """Node -> metrics text, fetched inside the node (the port is the node's own)."""
+        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
         with ThreadPoolExecutor(len(self.cluster.nodes)) as pool:
             texts = pool.map(lambda n: _docker_exec(n, "curl", "-s", "--max-time", "10", url), self.cluster.nodes)
             return dict(zip(self.cluster.nodes, texts, strict=True))
+
+    def deltas(self, before: dict[str, str], after: dict[str, str]) -> dict[str, dict[str, Any] | None]:
+        """Each histogram's change between two scrapes, summed over nodes (None: not exported)."""
+        out: dict[str, dict[str, Any] | None] = {}
+        for key, (name, match) in self.histograms.items():
+            h = promtext.delta_over_nodes(before, after, name, match)
+            out[key] = h.summary() if h else None
+        return out
 
     def stats(self) -> list[resources.ContainerSample]:
         """One crictl stats sample of the proxy container on every node."""
@@ -169,10 +195,10 @@ EBPF_AGENT_CONTAINER = "cilium-agent"
 
 @pytest.fixture(scope="session")
 def proxy(cluster: ClusterInfo, proxy_mode: Any) -> ProxyObserver:
-    """kube-proxy on kube-proxy modes; otherwise the eBPF agent's container (resources only)."""
+    """kube-proxy on kube-proxy modes; otherwise the eBPF agent."""
     if proxy_mode.facts.uses_kube_proxy:
-        return ProxyObserver(cluster)
-    return ProxyObserver(cluster, container=EBPF_AGENT_CONTAINER, kube_proxy=False)
+        return ProxyObserver(cluster, "kube-proxy", PROXY_METRICS_PORT, KUBE_PROXY_HISTOGRAMS)
+    return ProxyObserver(cluster, EBPF_AGENT_CONTAINER, cilium.AGENT_METRICS_PORT, CILIUM_HISTOGRAMS)
 
 
 def client_node(ns: Namespace) -> str | None:

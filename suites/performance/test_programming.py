@@ -40,7 +40,7 @@ from operators.fixture import FIXTURE_LABEL
 from proxylab import guard
 from proxylab.guard import SERVICE_CIDR
 from proxylab.modes import ProxyMode
-from proxylab.perf import dataplane, interference, promtext, resources, summary
+from proxylab.perf import dataplane, interference, resources, summary
 from proxylab.perf.profile import PerfConfig
 from proxylab.shell import run
 from suites.conformance.conftest import Namespace
@@ -53,8 +53,6 @@ pytestmark = pytest.mark.e2e
 PROBE_TIMEOUT_MS = "40"
 PROBE_GAP_MS = "10"
 PROBE_DEADLINE_S = 120
-HISTOGRAMS = {"sync_proxy_rules": "kubeproxy_sync_proxy_rules_duration_seconds",
-              "network_programming": "kubeproxy_network_programming_duration_seconds"}
 BULK_THREADS = 16
 NO_REFUSAL_WAIT_S = 3.0
 CONNECT_BATCHES = 5
@@ -227,7 +225,7 @@ def sweep(namespace: Namespace, perf: PerfConfig, proxy: ProxyObserver, proxy_mo
     gen = python_probe_pod(namespace, "prog-client", client_node(namespace))
     path = datapath.Client(namespace, gen, interference.Sampler(list(namespace.cluster.nodes)))
     return Sweep(namespace, gen, {FIXTURE_LABEL: "tiny"}, st["endpoints"][0]["ip"], st["service"]["clusterIP"],
-                 proxy.kube_proxy, path, proxy_mode)
+                 proxy_mode.facts.uses_kube_proxy, path, proxy_mode)
 
 
 def _step(sw: Sweep, k: int, perf: PerfConfig, proxy: ProxyObserver) -> dict[str, Any]:
@@ -257,10 +255,9 @@ def _step(sw: Sweep, k: int, perf: PerfConfig, proxy: ProxyObserver) -> dict[str
     entry["new_service"] = [_new_service(sw, k, r) for r in range(perf.repeats)]
     entry["new_endpoint"] = [_new_endpoint(sw, k, r) for r in range(perf.repeats)]
     stats2, scrape2 = proxy.stats(), proxy.scrape()
-    entry["proxy_metrics_bulk"] = {key: (h.summary() if (h := promtext.delta_over_nodes(scrape0, scrape1, name))
-                                         else None) for key, name in HISTOGRAMS.items()}
-    entry["proxy_metrics_measuring"] = {key: (h.summary() if (h := promtext.delta_over_nodes(scrape1, scrape2, name))
-                                              else None) for key, name in HISTOGRAMS.items()}
+    entry["proxy_metrics_primary"] = proxy.primary
+    entry["proxy_metrics_bulk"] = proxy.deltas(scrape0, scrape1)
+    entry["proxy_metrics_measuring"] = proxy.deltas(scrape1, scrape2)
     entry["proxy_usage_bulk"] = resources.totals(resources.usage(stats0, stats1))
     entry["proxy_usage_measuring"] = resources.totals(resources.usage(stats1, stats2))
     entry["proxy_usage_bulk_per_pod"] = [vars(u) for u in resources.usage(stats0, stats1)]
@@ -339,17 +336,17 @@ def test_first_packet_latency(sweep: Sweep, metrics: dict[str, Any]) -> None:
 
 def test_proxy_sync_metrics(sweep: Sweep, proxy: ProxyObserver, metrics: dict[str, Any]) -> None:
     _require(sweep)
-    if not proxy.kube_proxy:
-        pytest.skip("no kube-proxy in this mode; the eBPF agent's own metrics are not scraped yet")
-    metrics.update(bulk={str(k): e["proxy_metrics_bulk"] for k, e in sweep.at.items()},
+    metrics.update(histograms={k: list(v) for k, v in proxy.histograms.items()},
+                   bulk={str(k): e["proxy_metrics_bulk"] for k, e in sweep.at.items()},
                    measuring={str(k): e["proxy_metrics_measuring"] for k, e in sweep.at.items()},
                    bulk_seconds={str(k): e["bulk_seconds"] for k, e in sweep.at.items()})
     top = sweep.at[max(sweep.at)]["proxy_metrics_measuring"]
-    for key in HISTOGRAMS:  # headline scalars (trended by the report): mean at the largest K
+    for key in proxy.histograms:  # headline scalars (trended by the report): mean at the largest K
         metrics[f"{key}_seconds"] = (top.get(key) or {}).get("mean_s")
     for k, e in sweep.at.items():
-        sync = e["proxy_metrics_bulk"]["sync_proxy_rules"]
-        assert sync and sync["count"] > 0, f"K={k}: kube-proxy reported no rule sync while Services were created"
+        sync = e["proxy_metrics_bulk"][proxy.primary]
+        assert sync and sync["count"] > 0, (f"K={k}: the proxy reported no {proxy.histograms[proxy.primary][0]} "
+                                            "observation while Services were created")
 
 
 def test_proxy_resources_during_sweep(sweep: Sweep, metrics: dict[str, Any]) -> None:
@@ -416,8 +413,10 @@ def test_data_path_at_scale(sweep: Sweep, metrics: dict[str, Any]) -> None:
         metrics[f"connect_pod_ip_{q}_ms"] = {str(k): e["first_packet_pod_ip"].get(f"{q}_ms") for k, e in sweep.at.items()}
     metrics["dataplane"] = {str(k): e["dataplane"] for k, e in sweep.at.items()}
     metrics["dataplane_entries"] = {str(k): _main_count(e["dataplane"]) for k, e in sweep.at.items()}
-    metrics["sync_seconds"] = {str(k): (e["proxy_metrics_measuring"].get("sync_proxy_rules") or {}).get("mean_s")
+    primary = next(iter(sweep.at.values()))["proxy_metrics_primary"]
+    metrics["sync_seconds"] = {str(k): (e["proxy_metrics_measuring"].get(primary) or {}).get("mean_s")
                                for k, e in sweep.at.items()}
+    metrics["sync_metric"] = primary
     metrics["programmed_seconds"] = {str(k): e["programmed_seconds"] for k, e in sweep.at.items()}
     metrics["bulk_seconds"] = {str(k): e["bulk_seconds"] for k, e in sweep.at.items()}
     metrics["invalid_runs"] = [d for e in sweep.at.values() for conn in datapath.CONNS
