@@ -54,6 +54,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--workers", type=int, default=2, help="worker nodes of the session cluster")
 
 
+def _failure_text(report: pytest.TestReport) -> str:
+    """Where and why a test failed, for results.json: the exception's own message (pytest's crash
+    line), not just the last line of the traceback, which names the exception type only."""
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if crash is not None and getattr(crash, "message", None):
+        return f"{crash.path}:{crash.lineno}: {crash.message}"[:1500]
+    return (report.longreprtext.strip().splitlines() or [""])[-1][:1500]
+
+
 def _sigterm(signum: int, frame: object) -> None:
     raise KeyboardInterrupt  # so fixtures tear the cluster down, as on Ctrl-C
 
@@ -162,7 +171,7 @@ def pytest_runtest_makereport(
     elif report.failed:
         state["verdict"] = "failed"
         state["reason"] = (state["reason"] + f" [{report.when}] " if state["reason"] else f"[{report.when}] ") + \
-            (report.longreprtext.strip().splitlines() or [""])[-1][:500]
+            _failure_text(report)
     if report.when == "teardown":
         _writer(item.config).add(TestRecord(id=item.nodeid, verdict=state["verdict"], reason=state["reason"],
                                             duration=round(state["duration"], 3),

@@ -191,6 +191,7 @@ class One:
     client: datapath.Client
     service: str
     pod: str
+    checker: str  # an echo probe pod on the client's node (for wait_serving)
 
 
 @pytest.fixture(scope="module")
@@ -201,19 +202,28 @@ def one(namespace: Namespace) -> One:
     st = fx.status()
     ip = st["service"]["clusterIP"]
     pod_ip = st["endpoints"][0]["ip"]
-    gen = python_probe_pod(namespace, "fastgen", client_node(namespace))
-    namespace.wait_serving(namespace.probe_pod("warm-one", client_node(namespace)), f"http://{ip}/")
-    client = datapath.Client(namespace, gen, interference.Sampler(list(namespace.cluster.nodes)))
-    return One(client, f"{ip}:80", f"{pod_ip}:{manifests.ECHO_HTTP_PORT}")
+    node = client_node(namespace)
+    gens = {role: python_probe_pod(namespace, f"fastgen-{role}", node) for role in ("service", "baseline")}
+    checker = namespace.probe_pod("warm-one", node)
+    namespace.wait_serving(checker, f"http://{ip}/")
+    client = datapath.Client(namespace, gens, interference.Sampler(list(namespace.cluster.nodes)))
+    return One(client, f"{ip}:80", f"{pod_ip}:{manifests.ECHO_HTTP_PORT}", checker)
 
 
 _fast: dict[str, datapath.Pairs] = {}
+# Open loop keeps sending while the path queues: a SYN dropped under a burst costs a 1-s retransmit
+# and, rarely, the 3-s timeout (seen here on the pod-IP baseline: 1 of 5,300 at 1,767 new
+# connections/s). Such rare failures are recorded as findings; more than 0.1 % fails the test.
+OPEN_LOOP_MAX_ERROR_RATIO = 0.001
 
 
 @pytest.mark.parametrize("conn", list(CONNS))
 def test_data_path(one: One, perf: PerfConfig, metrics: dict[str, Any], conn: str) -> None:
     """Closed-loop capacity through the ClusterIP / the pod IP (wrk, ABBA pairs), then open-loop
     latency at 25/50/75 % of that capacity (vegeta), with the generator's and the kernel's CPU."""
+    # The backend must be serving on both paths before a run (a previous test may have stressed it).
+    for target in (one.service, one.pod):
+        one.client.ns.wait_serving(one.checker, f"http://{target}/", timeout=120)
     pairs = datapath.closed_loop(one.client, one.service, one.pod, conn, perf.repeats, perf.fast_duration_s)
     _fast[conn] = pairs
     figs = datapath.figures(pairs)
@@ -230,10 +240,14 @@ def test_data_path(one: One, perf: PerfConfig, metrics: dict[str, Any], conn: st
                "(open loop, free of coordinated omission) at 25/50/75 % of the ClusterIP's capacity; kernel CPU = "
                "the host's system+irq+softirq over the run / answered requests (all kind nodes share the kernel)")
     datapath.assert_steady(pairs)
-    for row in open_rows:
+    measured = [row for row in open_rows if "beyond_generator" not in row]
+    assert measured, f"{conn}: vegeta could not keep even {open_rows[0]['rate']}/s: {open_rows[0]['beyond_generator']}"
+    for row in measured:
         for label in ("service", "baseline"):
             r = row[label]
-            assert r["ok"] > 0, f"{conn}: vegeta at {row['rate']}/s to the {label} got no answer: {r}"
+            failed = sum(r["errors"].values())
+            assert failed <= OPEN_LOOP_MAX_ERROR_RATIO * r["requests"], (
+                f"{conn}: vegeta at {row['rate']}/s to the {label}: {failed} of {r['requests']} requests failed: {r}")
 
 
 def test_instrument_cross_check(echo: Echo, one: One, perf: PerfConfig, proxy: ProxyObserver,
@@ -244,7 +258,7 @@ def test_instrument_cross_check(echo: Echo, one: One, perf: PerfConfig, proxy: P
     users = perf.users
     spec = FastSpec(target=f"{echo.cluster_ip}:80", tool="wrk", duration_s=perf.fast_duration_s, keep_alive=True,
                     connections=users)
-    wrk = one.client.run(spec, "wrk cross-check on the 5-backend ClusterIP")
+    wrk = one.client.run(spec, "service", "wrk cross-check on the 5-backend ClusterIP")
     loc = _run(echo, perf, (f"{echo.cluster_ip}:80",), True)
     problems = validity.locust_problems(loc, LoadSpec(targets=(f"{echo.cluster_ip}:80",), users=users,
                                                        duration_s=perf.duration_s))
