@@ -11,6 +11,11 @@ from .guard import POD_CIDR, SERVICE_CIDR
 from .modes import ProxyMode
 from .versions import Pins
 
+# The controller manager's API client rate (requests/s; burst twice that). Upstream's default of 20
+# makes the EndpointSlice controller, not the proxy, the bottleneck of a Services sweep.
+CONTROLLER_MANAGER_QPS = 100
+KIND_KUBEADM_V1BETA4_FROM = 36  # kind v0.33 writes kubeadm v1beta4 from Kubernetes 1.36 on, v1beta3 before
+
 _env = jinja2.Environment(  # noqa: S701 - renders YAML, not HTML
     loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")),
                           undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
@@ -22,6 +27,7 @@ def render(name: str, mode: ProxyMode, workers: int, pins: Pins) -> str:
     text = _env.get_template("kind-config.yaml.j2").render(
         name=name, mode=mode.value, kube_proxy_mode=mode.facts.kube_proxy_mode, workers=workers,
         pod_cidr=POD_CIDR, service_cidr=SERVICE_CIDR, coredns_tag=pins.coredns_image_tag,
-        etcd_tag=pins.etcd_image_tag)
+        etcd_tag=pins.etcd_image_tag, controller_manager_qps=CONTROLLER_MANAGER_QPS,
+        kubeadm_v1beta4=pins.kubernetes_minor >= KIND_KUBEADM_V1BETA4_FROM)
     yaml.safe_load(text)  # a template error must never reach kind
     return text

@@ -35,3 +35,16 @@ def test_render_patches_kubelet_containerd_and_image_tags() -> None:
 def test_render_rejects_negative_workers() -> None:
     with pytest.raises(ValueError):
         render("proxylab-x", ProxyMode.IPTABLES, -1, load_pins())
+
+
+def test_render_raises_the_controller_managers_api_rate() -> None:
+    pins = load_pins()
+    doc = yaml.safe_load(render("proxylab-x", ProxyMode.NFTABLES, 2, pins))
+    if pins.kubernetes_minor >= 36:
+        (patch,) = doc["kubeadmConfigPatchesJSON6902"]
+        ops = yaml.safe_load(patch["patch"])
+        assert {o["value"]["name"]: o["value"]["value"] for o in ops} == {"kube-api-qps": "100", "kube-api-burst": "200"}
+    else:
+        cluster = next(p for p in map(yaml.safe_load, doc["kubeadmConfigPatches"]) if p["kind"] == "ClusterConfiguration")
+        assert cluster["controllerManager"]["extraArgs"] == {"kube-api-qps": "100", "kube-api-burst": "200"}
+        assert "kubeadmConfigPatchesJSON6902" not in doc
