@@ -57,10 +57,27 @@ class Sampler:
     def __post_init__(self) -> None:
         self._ids = [docker.container_id(n) for n in self.nodes]
 
+    def memory_mib(self) -> dict[str, float | None]:
+        """Each node container's memory use (cgroup usage, page cache included), MiB."""
+        out: dict[str, float | None] = {}
+        for name, cid in zip(self.nodes, self._ids, strict=True):
+            b = _container_memory_bytes(cid) if cid else None
+            out[name] = None if b is None else round(b / 2**20, 1)
+        return out
+
     def sample(self) -> Sample:
         parts = [_container_cpu_s(cid) for cid in self._ids if cid]
         cluster = None if not parts or any(p is None for p in parts) else sum(p for p in parts if p is not None)
         return Sample(time.monotonic(), _host_busy(), cluster)
+
+
+def _container_memory_bytes(cid: str) -> int | None:
+    for path in (Path(f"/sys/fs/cgroup/memory/docker/{cid}/memory.usage_in_bytes"),
+                 Path(f"/sys/fs/cgroup/system.slice/docker-{cid}.scope/memory.current"),
+                 Path(f"/sys/fs/cgroup/docker/{cid}/memory.current")):
+        if path.exists():
+            return int(path.read_text())
+    return None
 
 
 def between(a: Sample, b: Sample) -> dict[str, float | None]:
@@ -74,3 +91,23 @@ def between(a: Sample, b: Sample) -> dict[str, float | None]:
     return {"host_cores": round(host, 3), "cluster_cores": None if cluster is None else round(cluster, 3),
             "outside_cores": None if outside is None else round(outside, 3), "seconds": round(dt, 2),
             "loadavg_1m": round(os.getloadavg()[0], 2)}
+
+
+def wait_quiet(sampler: Sampler, max_cores: float, window_s: float = 3.0,
+               timeout_s: float = 240.0) -> dict[str, float | bool | None]:
+    """Wait until the cluster used less than ``max_cores`` over a ``window_s`` window: after a bulk
+    change the proxy, the controllers and the API server keep working for a while (kube-proxy
+    nftables at 10,000 Services ran ``nft`` at 100 % of a core for minutes), and a measurement
+    taken then measures that work. Returns how long it waited, the last window's use, and whether
+    the cluster did get quiet before the timeout (the caller records it; never a silent pass)."""
+    t0 = time.monotonic()
+    last: float | None = None
+    while True:
+        a = sampler.sample()
+        time.sleep(window_s)
+        cores = between(a, sampler.sample())["cluster_cores"]
+        last = cores
+        if cores is None or cores < max_cores:
+            return {"waited_s": round(time.monotonic() - t0, 1), "cluster_cores": cores, "quiet": cores is not None}
+        if time.monotonic() - t0 > timeout_s:
+            return {"waited_s": round(time.monotonic() - t0, 1), "cluster_cores": last, "quiet": False}

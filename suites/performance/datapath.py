@@ -32,6 +32,10 @@ CONNS = {"keepalive": True, "newconn": False}
 OPEN_LOOP_SHARES = (0.25, 0.5, 0.75)
 CV_BOUND = 0.10  # a figure whose repeats vary more than this is marked unreliable (never a headline)
 CONNECTIONS = 10
+# Measurements start once the cluster itself is quiet (below this many cores over 3 s; an idle
+# 3-node kind cluster uses about 0.2): after bulk changes the proxy and controllers keep working,
+# and runs taken then varied 5x (keep-alive at K = 1,000 right after creating the Services).
+QUIET_CORES = 0.5
 
 
 @dataclass
@@ -92,6 +96,7 @@ def closed_loop(c: Client, service: str, pod: str, conn: str, repeats: int, dura
     """``repeats`` ABBA pairs of wrk runs to ``service`` and ``pod`` (both ``host:port``)."""
     pairs = Pairs(conn)
     keep = CONNS[conn]
+    interference.wait_quiet(c.sampler, QUIET_CORES)
 
     def one(target: str, into: list[Run], role: str) -> None:
         spec = FastSpec(target=target, tool="wrk", duration_s=duration_s, keep_alive=keep, connections=CONNECTIONS)

@@ -241,14 +241,15 @@ def _step(sw: Sweep, k: int, perf: PerfConfig, proxy: ProxyObserver) -> dict[str
     settle = run_probe(sw.ns, sw.client, "until", f"{last_ip}:80", "ok", "600", "200", "50", timeout=700)
     assert settle["hit"], f"the last of {k} Services ({last_ip}) never answered: {settle}"
     programmed_s = time.monotonic() - t_create
-    time.sleep(2)
+    quiet = interference.wait_quiet(sw.path.sampler, datapath.QUIET_CORES)
     stats1, scrape1 = proxy.stats(), proxy.scrape()
     node = client_node(sw.ns) or sw.ns.cluster.nodes[0]
     entry: dict[str, Any] = {"bulk_seconds": round(bulk_s, 1), "services": k,
                              "programmed_seconds": round(programmed_s, 1),
                              "programmed_method": "first bulk create call -> the last created Service answers "
                                                   "from the client pod (200 ms probe timeout + 50 ms gap)",
-                             "dataplane": dataplane.read(sw.mode, node, sw.ns.api), "dataplane_node": node}
+                             "dataplane": dataplane.read(sw.mode, node, sw.ns.api), "dataplane_node": node,
+                             "quiet_before_measuring": quiet}
     entry["first_packet"] = _connects(sw, f"{sw.existing_ip}:80", perf.first_packet_samples)
     entry["first_packet_pod_ip"] = _connects(sw, f"{sw.backend_ip}:8080", perf.first_packet_samples,
                                              pod=sw.path.pods["baseline"])
@@ -260,6 +261,7 @@ def _step(sw: Sweep, k: int, perf: PerfConfig, proxy: ProxyObserver) -> dict[str
     entry["new_service"] = [_new_service(sw, k, r) for r in range(perf.repeats)]
     entry["new_endpoint"] = [_new_endpoint(sw, k, r) for r in range(perf.repeats)]
     stats2, scrape2 = proxy.stats(), proxy.scrape()
+    entry["node_memory_mib"] = sw.path.sampler.memory_mib()
     entry["proxy_metrics_primary"] = proxy.primary
     entry["proxy_metrics_bulk"] = proxy.deltas(scrape0, scrape1)
     entry["proxy_metrics_measuring"] = proxy.deltas(scrape1, scrape2)

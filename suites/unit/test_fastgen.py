@@ -111,3 +111,19 @@ def test_sweep_limits() -> None:
     limit, why = dataplane.sweep_limit(ProxyMode.EBPF)
     assert limit is not None and limit >= 50_000 and "bpf-lb-map-max" in why
     assert dataplane.sweep_limit(ProxyMode.IPTABLES)[0] is None
+
+
+def test_wait_quiet_waits_for_the_cluster(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("proxylab.perf.interference.time.sleep", lambda s: None)
+    busy = iter([0.0, 3.0, 3.0, 6.0, 6.0, 6.1])  # cluster CPU seconds: 3 cores, 3 cores, then 0.1
+
+    class Fake(interference.Sampler):
+        def __init__(self) -> None:
+            self.nodes = []
+            self.t = 0.0
+
+        def sample(self) -> interference.Sample:
+            self.t += 1.0
+            return interference.Sample(self.t, 0.0, next(busy))
+    got = interference.wait_quiet(Fake(), max_cores=0.5)
+    assert got["quiet"] is True and got["cluster_cores"] == 0.1
