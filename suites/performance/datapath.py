@@ -36,6 +36,7 @@ CONNECTIONS = 10
 # 3-node kind cluster uses about 0.2): after bulk changes the proxy and controllers keep working,
 # and runs taken then varied 5x (keep-alive at K = 1,000 right after creating the Services).
 QUIET_CORES = 0.5
+WARMUP_S = 1
 
 
 @dataclass
@@ -97,6 +98,10 @@ def closed_loop(c: Client, service: str, pod: str, conn: str, repeats: int, dura
     pairs = Pairs(conn)
     keep = CONNS[conn]
     interference.wait_quiet(c.sampler, QUIET_CORES)
+    # Warm-up, left out: the first run against a target paid up to 25 % (ARP and conntrack entries,
+    # the backend's goroutines and buffers, CPU caches); one short run per target takes that.
+    for role, target in (("baseline", pod), ("service", service)):
+        c.once(FastSpec(target=target, tool="wrk", duration_s=WARMUP_S, keep_alive=keep, connections=CONNECTIONS), role)
 
     def one(target: str, into: list[Run], role: str) -> None:
         spec = FastSpec(target=target, tool="wrk", duration_s=duration_s, keep_alive=keep, connections=CONNECTIONS)
