@@ -72,7 +72,9 @@ def helm_values(pins: Pins, api_host: str, api_port: int = 6443, socket_lb: bool
         "hubble": {"enabled": False},
         # The agent's own metrics (hostNetwork :9962): the performance suite scrapes its
         # load-balancer reconciler and Kubernetes event lag histograms, as it does kube-proxy's.
-        "prometheus": {"enabled": True, "port": AGENT_METRICS_PORT},
+        # Both histograms are off by default in Cilium's metric list; "+name" turns one on.
+        "prometheus": {"enabled": True, "port": AGENT_METRICS_PORT,
+                       "metrics": ["+cilium_reconciler_duration_seconds", "+cilium_k8s_event_lag_seconds"]},
         "bgpControlPlane": {"enabled": False},
         "securityContext": {"capabilities": {"ciliumAgent": AGENT_CAPABILITIES,
                                              "cleanCiliumState": CLEAN_STATE_CAPABILITIES}},
