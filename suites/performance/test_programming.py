@@ -423,8 +423,9 @@ def test_data_path_at_scale(sweep: Sweep, metrics: dict[str, Any]) -> None:
     # kube-proxy's rule sync (one whole sync) and Cilium's LB reconciler (one map operation) measure
     # different things: only the former is "sync_seconds", which the report compares across modes.
     primary = next(iter(sweep.at.values()))["proxy_metrics_primary"]
-    curve = {str(k): (e["proxy_metrics_measuring"].get(primary) or {}).get("mean_s") for k, e in sweep.at.items()}
-    metrics["sync_seconds" if primary == "sync_proxy_rules" else f"{primary}_seconds"] = curve
+    sync: dict[str, float | None] = {str(k): (e["proxy_metrics_measuring"].get(primary) or {}).get("mean_s")
+                                     for k, e in sweep.at.items()}
+    metrics["sync_seconds" if primary == "sync_proxy_rules" else f"{primary}_seconds"] = sync
     metrics["sync_metric"] = primary
     metrics["programmed_seconds"] = {str(k): e["programmed_seconds"] for k, e in sweep.at.items()}
     metrics["bulk_seconds"] = {str(k): e["bulk_seconds"] for k, e in sweep.at.items()}
