@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -195,7 +195,3 @@ def generator_pod(name: str, image: str, node: str | None, security: dict[str, A
         spec["nodeSelector"] = {"kubernetes.io/hostname": node}
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": {"probe-name": name}},
             "spec": spec}
-
-
-def spec_json(spec: FastSpec) -> dict[str, Any]:
-    return asdict(spec)

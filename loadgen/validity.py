@@ -36,12 +36,21 @@ def fast_problems(res: FastResult) -> list[str]:
         out.append(f"no request answered ({res.requests} sent, errors {res.errors})")
     if res.duration_s < MIN_DURATION_SHARE * spec.duration_s:
         out.append(f"ran {res.duration_s:.2f} s of the {spec.duration_s} s asked")
+    behind = behind_schedule(res)
+    if behind:
+        out.append(behind)
+    return out
+
+
+def behind_schedule(res: FastResult) -> str:
+    """Why an open-loop run fell behind its schedule ("" when it kept it, or is closed-loop)."""
+    spec = res.spec
     if spec.tool == "vegeta" and spec.rate:
         asked = spec.rate * spec.duration_s
         if res.requests < MIN_RATE_SHARE * asked:
-            out.append(f"sent {res.requests} of the {asked} requests its schedule asked for: the generator "
-                       "could not keep the offered rate")
-    return out
+            return (f"sent {res.requests} of the {asked} requests its schedule asked for: the generator "
+                    "could not keep the offered rate")
+    return ""
 
 
 def locust_problems(res: LoadResult, spec: LoadSpec) -> list[str]:

@@ -82,3 +82,13 @@ def container_id(name: str) -> str | None:
     """The full id of container ``name``, or None when there is no such container."""
     found = inspect("container", name)
     return str(found[0]["Id"]) if found else None
+
+
+def exec_output(container: str, *argv: str, timeout: float = 30) -> str:
+    """``docker exec container argv...``'s standard output (stderr kept apart, so JSON stays
+    parseable); CommandFailed with stderr's tail when it exits non-zero."""
+    cmd = ["docker", "exec", container, *argv]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    if res.returncode != 0:
+        raise CommandFailed(cmd, res.returncode, res.stderr[-400:])
+    return res.stdout

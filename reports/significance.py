@@ -44,12 +44,12 @@ from typing import Any, Literal
 
 from scipy import stats as sp
 
+from proxylab.perf.summary import CV_BOUND as CV_BOUND  # one bound for the suites and the report
+
 from .metrics import Better
 
 ALPHA = 0.05
 """Significance level of every comparison in the report."""
-CV_BOUND = 0.10
-"""A figure whose repeats vary by more than this (sd/mean) is marked unreliable and not ranked."""
 TEST_NAME = "Welch's t-test"
 METHOD = (f"{TEST_NAME} (two-sided, unequal variances; scipy.stats.ttest_ind, equal_var=False) on the "
           f"per-repeat values, alpha = {ALPHA:g}")

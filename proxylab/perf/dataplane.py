@@ -9,10 +9,10 @@ parsers are pure and unit-tested; the readers exec into the node (docker) or the
 from __future__ import annotations
 
 import json
-import subprocess
 from typing import Any
 
-from .. import cilium, kube
+from .. import cilium, docker, kube
+from ..errors import CommandFailed
 from ..modes import ProxyMode
 
 CILIUM_SLOTS_PER_SERVICE = 2  # a one-backend ClusterIP Service: its frontend slot + one backend slot
@@ -48,6 +48,14 @@ def count_cilium(services: list[dict[str, Any]]) -> dict[str, int]:
     return {"services": len(services), "backend_slots": backends}
 
 
+def main_count(counts: dict[str, int]) -> int:
+    """The one number per mode that grows with the number of Services: rules (iptables), rules +
+    set/map elements (nftables), virtual services (IPVS), service entries (Cilium)."""
+    if "elements" in counts:
+        return counts["elements"] + counts["rules"]
+    return counts.get("rules", counts.get("services", 0))
+
+
 def sweep_limit(mode: ProxyMode) -> tuple[int | None, str]:
     """The largest number of one-backend Services the mode's tables hold as proxylab sets it up."""
     if mode is ProxyMode.EBPF:
@@ -57,24 +65,18 @@ def sweep_limit(mode: ProxyMode) -> tuple[int | None, str]:
     return None, "no table limit below the sweep's maximum"
 
 
-def _docker(node: str, *argv: str, timeout: float = 120) -> str:
-    res = subprocess.run(["docker", "exec", node, *argv], capture_output=True, text=True, timeout=timeout, check=False)
-    if res.returncode != 0:
-        raise RuntimeError(f"docker exec {node} {' '.join(argv)}: exit {res.returncode}: {res.stderr[-300:]}")
-    return res.stdout
-
-
 def read(mode: ProxyMode, node: str, api: Any) -> dict[str, int]:
     """What the proxy programmed on ``node`` (counts; see the module docstring)."""
     if mode is ProxyMode.IPTABLES:
-        return count_iptables(_docker(node, "iptables-save", "-t", "nat"))
+        return count_iptables(docker.exec_output(node, "iptables-save", "-t", "nat", timeout=120))
     if mode is ProxyMode.NFTABLES:
-        return count_nft(json.loads(_docker(node, "nft", "-j", "list", "table", "ip", "kube-proxy")))
+        return count_nft(json.loads(docker.exec_output(node, "nft", "-j", "list", "table", "ip", "kube-proxy", timeout=120)))
     if mode is ProxyMode.IPVS:
-        return count_ipvs(_docker(node, "ipvsadm", "-Ln"))
+        return count_ipvs(docker.exec_output(node, "ipvsadm", "-Ln", timeout=120))
     pod = cilium.agent_pods(api)[node]
     res = kube.exec_in_pod(api, cilium.NAMESPACE, pod, ["cilium-dbg", "service", "list", "-o", "json"],
                            container="cilium-agent", timeout=180)
     if res.returncode != 0:
-        raise RuntimeError(f"cilium-dbg service list in {pod}: {res.stderr[-300:]}")
+        raise CommandFailed(["cilium-dbg", "service", "list", "-o", "json"], res.returncode, res.stderr[-300:],
+                            hint=f"in the Cilium agent {pod}")
     return count_cilium(json.loads(res.stdout))

@@ -101,13 +101,11 @@ def wait_quiet(sampler: Sampler, max_cores: float, window_s: float = 3.0,
     taken then measures that work. Returns how long it waited, the last window's use, and whether
     the cluster did get quiet before the timeout (the caller records it; never a silent pass)."""
     t0 = time.monotonic()
-    last: float | None = None
     while True:
         a = sampler.sample()
         time.sleep(window_s)
         cores = between(a, sampler.sample())["cluster_cores"]
-        last = cores
-        if cores is None or cores < max_cores:
-            return {"waited_s": round(time.monotonic() - t0, 1), "cluster_cores": cores, "quiet": cores is not None}
-        if time.monotonic() - t0 > timeout_s:
-            return {"waited_s": round(time.monotonic() - t0, 1), "cluster_cores": last, "quiet": False}
+        done = cores is None or cores < max_cores
+        if done or time.monotonic() - t0 > timeout_s:
+            quiet = cores is not None and cores < max_cores
+            return {"waited_s": round(time.monotonic() - t0, 1), "cluster_cores": cores, "quiet": quiet}

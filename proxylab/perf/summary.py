@@ -18,6 +18,9 @@ from typing import Any
 from scipy import stats as sp
 
 CONFIDENCE = 0.95
+CV_BOUND = 0.10
+"""A figure whose repeats vary by more than this (sd/mean) is unreliable: the suites flag it in
+results.json and the report never ranks it (one bound for both)."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,11 @@ def summarize(values: Sequence[float | None]) -> Summary:
         lo, hi = sp.t.interval(CONFIDENCE, len(xs) - 1, loc=mean, scale=sd / math.sqrt(len(xs)))
         ci = (float(lo), float(hi))
     return Summary(len(xs), mean, sd, cv, ci, xs)
+
+
+def reliable(s: Summary) -> bool:
+    """At least two repeats and a CV within CV_BOUND."""
+    return s.n >= 2 and s.cv is not None and abs(s.cv) <= CV_BOUND
 
 
 def paired_ratios(numerator: Sequence[float | None], denominator: Sequence[float | None]) -> list[float | None]:

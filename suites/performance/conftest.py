@@ -10,7 +10,6 @@ Options (all sizes; a profile gives defaults, each option overrides one field):
 from __future__ import annotations
 
 import json
-import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -22,7 +21,7 @@ from typing import Any
 import pytest
 
 from loadgen import fastgen
-from proxylab import cilium, kube
+from proxylab import cilium, docker, kube
 from proxylab.cluster import ClusterInfo
 from proxylab.images.catalog import Catalog
 from proxylab.manifests import RESTRICTED_CONTAINER_SECURITY
@@ -129,13 +128,6 @@ def in_background(fn: Callable[[], dict[str, Any]]) -> Background:
     return Background(thread, holder)
 
 
-def _docker_exec(node: str, *argv: str, timeout: float = 30) -> str:
-    res = subprocess.run(["docker", "exec", node, *argv], capture_output=True, text=True, timeout=timeout, check=False)
-    if res.returncode != 0:
-        raise AssertionError(f"docker exec {node} {' '.join(argv)}: exit {res.returncode}: {res.stderr[-400:]}")
-    return res.stdout
-
-
 Histograms = dict[str, tuple[str, str | None]]
 KUBE_PROXY_HISTOGRAMS: Histograms = {
     "sync_proxy_rules": ("kubeproxy_sync_proxy_rules_duration_seconds", None),
@@ -168,7 +160,7 @@ class ProxyObserver:
         """Node -> metrics text, fetched inside the node (the port is the node's own)."""
         url = f"http://127.0.0.1:{self.metrics_port}/metrics"
         with ThreadPoolExecutor(len(self.cluster.nodes)) as pool:
-            texts = pool.map(lambda n: _docker_exec(n, "curl", "-s", "--max-time", "10", url), self.cluster.nodes)
+            texts = pool.map(lambda n: docker.exec_output(n, "curl", "-s", "--max-time", "10", url), self.cluster.nodes)
             return dict(zip(self.cluster.nodes, texts, strict=True))
 
     def deltas(self, before: dict[str, str], after: dict[str, str]) -> dict[str, dict[str, Any] | None]:
@@ -182,7 +174,7 @@ class ProxyObserver:
     def stats(self) -> list[resources.ContainerSample]:
         """One crictl stats sample of the proxy container on every node."""
         def one(node: str) -> list[resources.ContainerSample]:
-            doc = json.loads(_docker_exec(node, "crictl", "stats", "-o", "json", "--label",
+            doc = json.loads(docker.exec_output(node, "crictl", "stats", "-o", "json", "--label",
                                           f"io.kubernetes.container.name={self.container}"))
             return resources.parse_crictl_stats(doc, self.container)
 

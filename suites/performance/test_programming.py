@@ -64,16 +64,24 @@ _STATIC_IPS = (str(a) for a in itertools.islice(ipaddress.ip_network(SERVICE_CID
 @dataclass
 class Sweep:
     ns: Namespace
-    client: str
     selector: dict[str, str]
     backend_ip: str
     existing_ip: str
-    refuses: bool  # a Service without endpoints is refused (kube-proxy), rather than unreachable
     path: datapath.Client
     mode: ProxyMode
     created: int = 0
     at: dict[int, dict[str, Any]] = field(default_factory=dict)
     stopped: str = ""  # why the sweep stopped early ("" while it goes on)
+
+    @property
+    def client(self) -> str:
+        """The client pod of the ClusterIP probes (the data path's "service" generator pod)."""
+        return self.path.pods["service"]
+
+    @property
+    def refuses(self) -> bool:
+        """A Service without endpoints is refused (kube-proxy), rather than unreachable (Cilium's socket LB)."""
+        return self.mode.facts.uses_kube_proxy
 
 
 def _service(name: str, selector: dict[str, str] | None, cluster_ip: str | None = None) -> client.V1Service:
@@ -228,8 +236,8 @@ def sweep(namespace: Namespace, perf: PerfConfig, proxy: ProxyObserver, proxy_mo
     base_gen = python_probe_pod(namespace, "prog-client-baseline", client_node(namespace))
     path = datapath.Client(namespace, {"service": gen, "baseline": base_gen},
                            interference.Sampler(list(namespace.cluster.nodes)))
-    return Sweep(namespace, gen, {FIXTURE_LABEL: "tiny"}, st["endpoints"][0]["ip"], st["service"]["clusterIP"],
-                 proxy_mode.facts.uses_kube_proxy, path, proxy_mode)
+    return Sweep(namespace, {FIXTURE_LABEL: "tiny"}, st["endpoints"][0]["ip"], st["service"]["clusterIP"], path,
+                 proxy_mode)
 
 
 def _step(sw: Sweep, k: int, perf: PerfConfig, proxy: ProxyObserver) -> dict[str, Any]:
@@ -383,14 +391,6 @@ def _curve_stats(sw: Sweep, get: Any) -> tuple[dict[str, float], dict[str, Any]]
     return curve, stats
 
 
-def _main_count(counts: dict[str, int]) -> int:
-    """The one number per mode that grows with K: rules (iptables), elements + rules (nftables),
-    virtual services (IPVS), service entries (Cilium)."""
-    if "elements" in counts:
-        return counts["elements"] + counts["rules"]
-    return counts.get("rules", counts.get("services", 0))
-
-
 def test_data_path_at_scale(sweep: Sweep, metrics: dict[str, Any]) -> None:
     """The curves that decide between modes: new-connection and keep-alive capacity, first-packet
     latency and the kernel's CPU per request at each K, each against the smallest K and against
@@ -419,7 +419,7 @@ def test_data_path_at_scale(sweep: Sweep, metrics: dict[str, Any]) -> None:
                                             for k, e in sweep.at.items()}
         metrics[f"connect_pod_ip_{q}_ms"] = {str(k): e["first_packet_pod_ip"].get(f"{q}_ms") for k, e in sweep.at.items()}
     metrics["dataplane"] = {str(k): e["dataplane"] for k, e in sweep.at.items()}
-    metrics["dataplane_entries"] = {str(k): _main_count(e["dataplane"]) for k, e in sweep.at.items()}
+    metrics["dataplane_entries"] = {str(k): dataplane.main_count(e["dataplane"]) for k, e in sweep.at.items()}
     # kube-proxy's rule sync (one whole sync) and Cilium's LB reconciler (one map operation) measure
     # different things: only the former is "sync_seconds", which the report compares across modes.
     primary = next(iter(sweep.at.values()))["proxy_metrics_primary"]
@@ -438,7 +438,7 @@ def test_data_path_at_scale(sweep: Sweep, metrics: dict[str, Any]) -> None:
                          "host system+irq+softirq / answered request (new connection); dataplane counted on the "
                          "client's node")
     for k, e in sweep.at.items():
-        assert _main_count(e["dataplane"]) > 0, f"K={k}: the proxy's dataplane on {e['dataplane_node']} is empty"
+        assert dataplane.main_count(e["dataplane"]) > 0, f"K={k}: the proxy's dataplane on {e['dataplane_node']} is empty"
 
 
 def _unused_service_ip(sw: Sweep) -> str:

@@ -210,7 +210,6 @@ def one(namespace: Namespace) -> One:
     return One(client, f"{ip}:80", f"{pod_ip}:{manifests.ECHO_HTTP_PORT}", checker)
 
 
-_fast: dict[str, datapath.Pairs] = {}
 # Open loop keeps sending while the path queues: a SYN dropped under a burst costs a 1-s retransmit
 # and, rarely, the 3-s timeout (seen here on the pod-IP baseline: 1 of 5,300 at 1,767 new
 # connections/s). Such rare failures are recorded as findings; more than 0.1 % fails the test.
@@ -225,7 +224,6 @@ def test_data_path(one: One, perf: PerfConfig, metrics: dict[str, Any], conn: st
     for target in (one.service, one.pod):
         one.client.ns.wait_serving(one.checker, f"http://{target}/", timeout=120)
     pairs = datapath.closed_loop(one.client, one.service, one.pod, conn, perf.repeats, perf.fast_duration_s)
-    _fast[conn] = pairs
     figs = datapath.figures(pairs)
     capacity = figs["rps"]["mean"]
     open_rows = datapath.open_loop(one.client, one.service, one.pod, conn, capacity, perf.fast_duration_s)

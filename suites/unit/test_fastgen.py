@@ -127,3 +127,9 @@ def test_wait_quiet_waits_for_the_cluster(monkeypatch: pytest.MonkeyPatch) -> No
             return interference.Sample(self.t, 0.0, next(busy))
     got = interference.wait_quiet(Fake(), max_cores=0.5)
     assert got["quiet"] is True and got["cluster_cores"] == 0.1
+
+
+def test_main_count_per_mode() -> None:
+    assert dataplane.main_count({"rules": 50_099, "chains": 20_043}) == 50_099
+    assert dataplane.main_count({"rules": 40_097, "chains": 20_053, "elements": 20_033}) == 60_130
+    assert dataplane.main_count({"services": 10_017, "backend_slots": 10_020}) == 10_017
