@@ -50,14 +50,34 @@ def assert_victim_excluded(samples: list[list[Any]], victim: str, after_ms: floa
 INTERVAL_MS = 50
 
 
-def run_series(ns: Namespace, client: str, url: str, duration_ms: int) -> tuple[threading.Thread, dict[str, Any], float]:
-    """Start `echo series` in the background; returns (thread, result holder, host time at start)."""
-    holder: dict[str, Any] = {}
+def now_ms() -> float:
+    """Wall-clock epoch milliseconds: the time base of the probe's ``series`` samples (the probe
+    pod shares the host kernel's clock), so a fault's moment compares with them directly."""
+    return time.time() * 1000
 
-    def target() -> None:
-        holder.update(ns.probe(client, "series", url, str(duration_ms), str(INTERVAL_MS), timeout=duration_ms / 1000 + 60))
 
-    thread = threading.Thread(target=target, daemon=True)
-    started = time.monotonic()
-    thread.start()
-    return thread, holder, started
+class Series:
+    """``echo series`` running in the background in a client pod."""
+
+    def __init__(self, ns: Namespace, client: str, url: str, duration_ms: int) -> None:
+        self.result: dict[str, Any] = {}
+
+        def target() -> None:
+            self.result.update(ns.probe(client, "series", url, str(duration_ms), str(INTERVAL_MS),
+                                        timeout=duration_ms / 1000 + 60))
+
+        self._thread = threading.Thread(target=target, daemon=True)
+        self._thread.start()
+
+    def samples(self, join_timeout_s: float, before_ms: float) -> list[list[Any]]:
+        """Wait for the probe to end; its samples as [epoch_ms, pod or "!kind"].
+
+        Fails when the probe started after ``before_ms`` (the first fault): nothing was
+        observed before the change, so no convergence time can be measured from it."""
+        self._thread.join(timeout=join_timeout_s)
+        assert "samples" in self.result, f"the series probe gave no result: {self.result}"
+        started = float(self.result["started"])
+        assert started < before_ms, (f"the series probe started {(started - before_ms) / 1000:.1f}s after the "
+                                     "fault: the exec into the client pod was too slow to observe it")
+        samples: list[list[Any]] = self.result["samples"]
+        return samples

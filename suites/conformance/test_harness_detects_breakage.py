@@ -24,7 +24,7 @@ from proxylab import kube
 from proxylab.shell import run
 from proxylab.wait import wait_for
 
-from .checks import assert_all_backends_answer, assert_victim_excluded, run_series
+from .checks import Series, assert_all_backends_answer, assert_victim_excluded, now_ms
 from .conftest import Namespace
 
 pytestmark = [pytest.mark.e2e, pytest.mark.disruptive]
@@ -73,13 +73,12 @@ def test_readiness_check_fails_when_the_proxy_stops_updating(namespace: Namespac
         wait_for(lambda: (not (pods := namespace.core().list_namespaced_pod(
             "kube-system", label_selector="k8s-app=kube-proxy").items), f"{len(pods)} kube-proxy pods left"),
                  timeout=60, what="kube-proxy stopped")
-        thread, holder, t0 = run_series(namespace, probe, url, 10_000)
+        series = Series(namespace, probe, url, 10_000)
         time.sleep(1.5)
-        unready_ms = (time.monotonic() - t0) * 1000
+        unready_ms = now_ms()
         fx.add_fault("unready-frozen", "unready", pods=[victim])
         fx.wait_fault("unready-frozen")
-        thread.join(timeout=60)
-        during = [s for s in holder["samples"] if s[0] >= unready_ms]
+        during = [s for s in series.samples(60, before_ms=unready_ms) if s[0] >= unready_ms]
         with pytest.raises(AssertionError) as broken:
             assert_victim_excluded(during, victim, unready_ms, 5.0, metrics, "frozen_convergence_s")
         metrics["detected"] = str(broken.value).splitlines()[0]

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from .checks import INTERVAL_MS, assert_victim_excluded, run_series
+from .checks import INTERVAL_MS, Series, assert_victim_excluded, now_ms
 from .conftest import Namespace
 
 pytestmark = pytest.mark.e2e
@@ -25,17 +25,16 @@ def test_unready_backend_is_excluded_then_readmitted(namespace: Namespace, metri
     url = f"http://{st['service']['clusterIP']}/"
     namespace.wait_serving(client, url, {e["pod"] for e in st["endpoints"]})
 
-    thread, holder, t0 = run_series(namespace, client, url, 24_000)
+    series = Series(namespace, client, url, 24_000)
     time.sleep(3)
-    unready_ms = (time.monotonic() - t0) * 1000
+    unready_ms = now_ms()
     fx.add_fault("unready-1", "unready", pods=[victim])
     fx.wait_fault("unready-1")
     time.sleep(9)
-    ready_ms = (time.monotonic() - t0) * 1000
+    ready_ms = now_ms()
     fx.add_fault("ready-1", "ready", pods=[victim])
     fx.wait_fault("ready-1")
-    thread.join(timeout=90)
-    samples = holder["samples"]
+    samples = series.samples(90, before_ms=unready_ms)
     errors = [s for s in samples if str(s[1]).startswith("!")]
     metrics.update(victim=victim, samples=len(samples), errors=len(errors), interval_ms=INTERVAL_MS)
 

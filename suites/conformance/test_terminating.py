@@ -11,7 +11,7 @@ import pytest
 
 from proxylab.wait import wait_for
 
-from .checks import assert_victim_excluded, run_series
+from .checks import Series, assert_victim_excluded, now_ms
 from .conftest import Namespace
 
 pytestmark = pytest.mark.e2e
@@ -34,13 +34,13 @@ def test_drain_completes_in_flight_requests_and_diverts_new_ones(namespace: Name
     def slow_request() -> None:
         in_flight.append(namespace.probe(client, "get", f"http://{victim_ip}:8080/?delay_ms={SLOW_MS}", "1"))
 
-    thread, holder, t0 = run_series(namespace, client, url, 12_000)
+    series = Series(namespace, client, url, 12_000)
     time.sleep(2)
     slow = [threading.Thread(target=slow_request) for _ in range(3)]
     for t in slow:
         t.start()
     time.sleep(0.5)  # the slow requests are now in flight on the victim
-    drain_ms = (time.monotonic() - t0) * 1000
+    drain_ms = now_ms()
     fx.add_fault("drain-victim", "drain", pods=[victim])
     fx.wait_fault("drain-victim")
     def victim_endpoint() -> dict[str, Any]:
@@ -51,8 +51,7 @@ def test_drain_completes_in_flight_requests_and_diverts_new_ones(namespace: Name
     victim_ep = victim_endpoint()
     for t in slow:
         t.join(timeout=30)
-    thread.join(timeout=60)
-    samples = holder["samples"]
+    samples = series.samples(60, before_ms=drain_ms)
     errors = [s for s in samples if str(s[1]).startswith("!")]
     metrics.update(victim=victim, in_flight=in_flight, victim_endpoint=victim_ep, errors=len(errors),
                    terminating_seen_s=round(ep, 3))

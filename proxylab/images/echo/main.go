@@ -5,7 +5,7 @@
 //	                      POST /admin/ready and /admin/unready flip; $DELAY_MS adds latency.
 //	echo get URL N        N requests, a new TCP connection each; prints counts per backend, error
 //	                      kinds, and the client IPs the backends saw
-//	echo series URL DURATION_MS INTERVAL_MS  a request every interval; prints [[ms, pod|!error], ...]
+//	echo series URL DURATION_MS INTERVAL_MS  a request every interval; prints {"started": epoch_ms, "samples": [[epoch_ms, pod|!error], ...]}
 //	echo udp HOST:PORT N  N datagrams from fresh sockets; counts per backend
 //	echo resolve NAME     prints the addresses NAME resolves to, as JSON
 //	echo connect HOST:PORT  one TCP connect; prints {"ok":bool,"error":..., "ms":...}
@@ -174,14 +174,18 @@ func get(url string, n int) {
 	json.NewEncoder(os.Stdout).Encode(map[string]any{"counts": counts, "errors": errs, "clients": clients, "nodes": nodes})
 }
 
-// series: one request every INTERVAL_MS for DURATION_MS; each sample is [ms since start, pod or "!"+error].
+// series: one request every INTERVAL_MS for DURATION_MS; each sample is [epoch ms, pod or "!"+error].
+// Times are wall-clock epoch milliseconds, like proxylab/perf/probe.py's: pods share the host
+// kernel's clock with the harness, so the harness compares them with the moment it changed the
+// cluster. (A time since the probe's own start would be off by however long the exec took to
+// start the probe, which under load is seconds.)
 func series(url string, durationMS, intervalMS int) {
 	client := newClient(time.Duration(max(intervalMS, 500)) * time.Millisecond)
 	start := time.Now()
 	samples := [][2]any{}
 	interval := time.Duration(intervalMS) * time.Millisecond
 	for i := 1; time.Since(start) < time.Duration(durationMS)*time.Millisecond; i++ {
-		t := time.Since(start).Milliseconds()
+		t := time.Now().UnixMilli()
 		a, kind := fetch(client, url)
 		if kind != "" {
 			samples = append(samples, [2]any{t, "!" + kind})
@@ -190,7 +194,7 @@ func series(url string, durationMS, intervalMS int) {
 		}
 		time.Sleep(time.Until(start.Add(time.Duration(i) * interval)))
 	}
-	json.NewEncoder(os.Stdout).Encode(map[string]any{"samples": samples})
+	json.NewEncoder(os.Stdout).Encode(map[string]any{"started": start.UnixMilli(), "samples": samples})
 }
 
 // udp: N datagrams, each from a new socket (new source port); counts per backend.
