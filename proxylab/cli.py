@@ -37,7 +37,7 @@ def _cmd_images_build(args: argparse.Namespace) -> int:
 def _cmd_cluster_up(args: argparse.Namespace) -> int:
     from . import cluster
 
-    info = cluster.up(ProxyMode.parse(args.mode), workers=args.workers, name=args.name)
+    info = cluster.up(ProxyMode.parse(args.mode), workers=args.workers, name=args.name, keep=True)
     print(f"cluster {info.name} ({info.mode.value}) is up; kubeconfig: {info.kubeconfig}")
     print(f"  export KUBECONFIG={info.kubeconfig}")
     return 0
@@ -74,7 +74,7 @@ def _cmd_modes(args: argparse.Namespace) -> int:
     if args.tox_envs:
         # Every implemented mode gets its env: unsupported ones report their skip reason there.
         print(",".join(["lint", "type", "unit", *(m.value for m in ProxyMode if m.facts.implemented or not args.testable),
-                        "report"]))
+                        "resilience", "report"]))
         return 0
     for mode, ok, reason in rows:
         print(f"{mode.value:<10} {'supported' if ok else 'unsupported':<12} {mode.facts.host_requirement}; {reason}")

@@ -22,7 +22,7 @@ from typing import Any
 
 from kubernetes.client import ApiClient
 
-from . import cilium, cni, docker, guard, kernel, kindconfig, kube, sysctl
+from . import cilium, cni, docker, guard, kernel, kindconfig, kube, ownership, sysctl
 from .errors import ClusterError, ProxylabError, UnsupportedMode, WaitTimeout
 from .images.catalog import Catalog
 from .modes import ProxyMode
@@ -132,7 +132,10 @@ def check_mode_supported(mode: ProxyMode) -> None:
         raise UnsupportedMode(f"mode {mode.value} cannot run on this host: {reason}")
 
 
-def up(mode: ProxyMode, workers: int = 2, name: str | None = None) -> ClusterInfo:
+def up(mode: ProxyMode, workers: int = 2, name: str | None = None, *, keep: bool = False) -> ClusterInfo:
+    """Create and verify a cluster for ``mode``. The calling process owns it until it is deleted
+    (a run killed on the way leaves a cluster the next ``up`` of that name removes); with
+    ``keep`` it is released once up, to outlive this process (see proxylab/ownership.py)."""
     t0 = time.monotonic()
     name = normalise_name(name, mode)  # first: a bad name must not get as far as a host change
     cdir = cluster_dir(name)
@@ -144,16 +147,20 @@ def up(mode: ProxyMode, workers: int = 2, name: str | None = None) -> ClusterInf
     image = Catalog(pins).node
     if not docker.image_exists(image):
         raise ClusterError(f"node image {image} not found; run `proxylab images build` first")
-    existing = kind_clusters()
-    if name in existing:
-        raise ClusterError(f"a kind cluster named {name!r} already exists; use another --name, "
-                           f"reuse it, or remove it with `proxylab cluster down {name}`")
+    if name in kind_clusters():
+        stale = ownership.stale_reason(_state_of(name))
+        if stale is None:
+            raise ClusterError(f"a kind cluster named {name!r} already exists; use another --name, "
+                               f"reuse it, or remove it with `proxylab cluster down {name}`")
+        print(f"cluster {name}: removing it, left over from an interrupted run ({stale})", flush=True)
+        _delete(name)
     kernel.load_modules_for(mode)
     for change in sysctl.raise_limits():
         print(f"host: {change}", flush=True)
     if cdir.exists():
         shutil.rmtree(cdir)
     cdir.mkdir(parents=True)
+    ownership.claim(cdir)
     config_path = cdir / "kind.yaml"
     config_path.write_text(kindconfig.render(name, mode, workers, pins))
     kubeconfig = cdir / "kubeconfig"
@@ -199,6 +206,8 @@ def up(mode: ProxyMode, workers: int = 2, name: str | None = None) -> ClusterInf
                                "the cluster. Did something remove the host routes?")
         info = ClusterInfo(name, mode, kubeconfig, node_names, time.time(), round(time.monotonic() - t0, 1))
         (cdir / "cluster.json").write_text(json.dumps(info.to_json(), indent=2))
+        if keep:
+            ownership.release(cdir)
         print(f"cluster {name}: up, mode {mode.value} verified on {len(node_names)} nodes [{elapsed(t0)}]", flush=True)
         return info
     except BaseException:

@@ -105,6 +105,26 @@ def host_facts() -> dict[str, Any]:
             "hostname": socket.gethostname()}
 
 
+def keep_interrupted(path: Path) -> Path | None:
+    """Move aside the results of an earlier session of this run and mode that never finished (it
+    was killed), so a new session does not overwrite what that one measured. Returns where they
+    went (``results.interrupted-N.json`` beside it; the report reads only results.json)."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        doc = None  # unreadable: keep it aside too, never delete evidence
+    run = doc.get("run") if isinstance(doc, dict) else None
+    if isinstance(run, dict) and run.get("finished"):
+        return None
+    n = 1
+    while (dest := path.with_name(f"results.interrupted-{n}.json")).exists():
+        n += 1
+    os.replace(path, dest)
+    return dest
+
+
 class ResultsWriter:
     """Accumulates test records for one run and mode; persists after every change."""
 
@@ -113,6 +133,7 @@ class ResultsWriter:
         self.run = run
         self.tests: list[TestRecord] = []
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.interrupted = keep_interrupted(path)
         self.flush()
 
     def add(self, record: TestRecord) -> None:

@@ -1,6 +1,6 @@
 """pytest plumbing shared by every suite: options, the session cluster, results.json.
 
-Options: --proxy-mode, --keep-cluster, --reuse-cluster, --results-dir, --run-id, --workers.
+Options: --proxy-mode, --keep-cluster, --reuse-cluster, --cluster-name, --results-dir, --run-id, --workers.
 Tests marked ``e2e`` are recorded in ``<results-dir>/<run-id>/<mode>/results.json`` as they
 finish; a test asks for measured values to be recorded through the ``metrics`` fixture.
 """
@@ -48,6 +48,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="proxy mode of the session cluster: " + ", ".join(m.value for m in ProxyMode))
     g.addoption("--keep-cluster", action="store_true", help="do not delete the cluster at the end")
     g.addoption("--reuse-cluster", default=None, metavar="NAME", help="run against an existing proxylab cluster")
+    g.addoption("--cluster-name", default=None, metavar="NAME",
+                help="name of the session's new cluster (default proxylab-<mode>)")
     g.addoption("--results-dir", default="results", help="where results/<run-id>/<mode>/results.json goes")
     g.addoption("--run-id", default=os.environ.get("PROXYLAB_RUN_ID") or new_run_id(),
                 help="groups the modes of one run (default: UTC timestamp)")
@@ -87,6 +89,9 @@ def _writer(config: pytest.Config) -> ResultsWriter:
         meta = RunMetadata(run_id=run_id, mode=mode.value, versions=versions, images=last_strategy(),
                            host=host_facts(), git_commit=git_commit(Path(__file__).parent))
         config.stash[WRITER] = ResultsWriter(path, meta)
+        if config.stash[WRITER].interrupted is not None:
+            print(f"proxylab results: an interrupted session's results were kept as {config.stash[WRITER].interrupted}",
+                  flush=True)
     return config.stash[WRITER]
 
 
@@ -120,7 +125,9 @@ def cluster(pytestconfig: pytest.Config, proxy_mode: ProxyMode) -> Iterator[Clus
                 raise pytest.UsageError(f"--reuse-cluster {reuse} runs mode {info.mode.value}, "
                                         f"not --proxy-mode {proxy_mode.value}")
         else:
-            info = cluster_mod.up(proxy_mode, workers=pytestconfig.getoption("--workers"))
+            info = cluster_mod.up(proxy_mode, workers=pytestconfig.getoption("--workers"),
+                                  name=pytestconfig.getoption("--cluster-name"),
+                                  keep=pytestconfig.getoption("--keep-cluster"))
     except ProxylabError as exc:
         writer.run.mode_status, writer.run.mode_reason = "failed", str(exc)
         writer.flush()
@@ -142,7 +149,8 @@ def fixture_operator(cluster: ClusterInfo) -> float:
     from proxylab import kube
     from proxylab.images.catalog import Catalog
 
-    return deploy.install(kube.api_client(cluster.kubeconfig), Catalog(load_pins()).operator)
+    catalog = Catalog(load_pins())
+    return deploy.install(kube.api_client(cluster.kubeconfig), catalog.operator, catalog.echo)
 
 
 @pytest.fixture

@@ -87,3 +87,16 @@ def test_client_patches_are_validated_as_the_merged_spec() -> None:
     assert fixtures.merge_patch({"replicas": 2, "placement": {"spread": True, "nodes": ["w1"]}},
                                 {"placement": {"nodes": None}, "drainSeconds": 3}) == \
         {"replicas": 2, "placement": {"spread": True}, "drainSeconds": 3}
+
+
+def test_without_an_image_and_without_the_operators_default_rendering_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from operators.fixture import render
+    from operators.fixture.spec import DEFAULT_IMAGE_ENV
+
+    monkeypatch.delenv(DEFAULT_IMAGE_ENV)
+    spec = parse({"replicas": 1})  # valid as a spec: the default is the operator's to give
+    with pytest.raises(InvalidSpec) as err:
+        render.deployment("fx", spec)
+    assert err.value.field == "spec.image" and DEFAULT_IMAGE_ENV in str(err.value)
+    named = render.deployment("fx", parse({"replicas": 1, "image": "x/echo:1"}))
+    assert named["spec"]["template"]["spec"]["containers"][0]["image"] == "x/echo:1"

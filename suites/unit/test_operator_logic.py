@@ -102,7 +102,7 @@ def test_conditions_keep_transition_time_while_status_holds() -> None:
 
 
 def test_operator_install_manifests_are_complete_and_least_privileged() -> None:
-    docs = deploy.manifests("proxylab/fixture-operator:x")
+    docs = deploy.manifests("proxylab/fixture-operator:x", "proxylab/echo:y")
     kinds = [d["kind"] for d in docs]
     assert kinds[0] == "CustomResourceDefinition" and kinds[-1] == "Deployment"
     role = next(d for d in docs if d["kind"] == "ClusterRole")
@@ -113,3 +113,4 @@ def test_operator_install_manifests_are_complete_and_least_privileged() -> None:
     container = docs[-1]["spec"]["template"]["spec"]["containers"][0]
     assert container["securityContext"]["runAsNonRoot"] is True
     assert any("!kopftest-*" in arg for arg in container["command"])
+    assert {"name": "PROXYLAB_ECHO_IMAGE", "value": "proxylab/echo:y"} in container["env"]

@@ -34,3 +34,18 @@ def test_validate_names_the_problems() -> None:
     assert any(p.startswith("run.mode: missing") for p in problems)
     assert any("verdict" in p for p in problems)
     assert any("metrics" in p for p in problems)
+
+
+def test_an_interrupted_sessions_results_are_kept_aside_a_finished_one_is_not(tmp_path: Path) -> None:
+    from proxylab.results import keep_interrupted
+
+    path = tmp_path / "results.json"
+    assert keep_interrupted(path) is None
+    path.write_text(json.dumps({"run": {"finished": None}, "tests": [{"id": "t1"}]}))
+    first = keep_interrupted(path)
+    assert first == tmp_path / "results.interrupted-1.json" and not path.exists()
+    assert json.loads(first.read_text())["tests"] == [{"id": "t1"}]
+    path.write_text("not json")
+    assert keep_interrupted(path) == tmp_path / "results.interrupted-2.json"
+    path.write_text(json.dumps({"run": {"finished": "2026-11-30T00:00:00Z"}, "tests": []}))
+    assert keep_interrupted(path) is None and path.exists()
