@@ -22,7 +22,7 @@ from proxylab.perf.profile import PerfConfig
 from suites.conformance.conftest import Namespace
 
 from . import datapath
-from .conftest import ProxyObserver, client_node, python_probe_pod
+from .conftest import ProxyObserver, client_node, generator_pod
 
 pytestmark = pytest.mark.e2e
 
@@ -203,7 +203,7 @@ def one(namespace: Namespace) -> One:
     ip = st["service"]["clusterIP"]
     pod_ip = st["endpoints"][0]["ip"]
     node = client_node(namespace)
-    gens = {role: python_probe_pod(namespace, f"fastgen-{role}", node) for role in ("service", "baseline")}
+    gens = {role: generator_pod(namespace, f"fastgen-{role}", node) for role in ("service", "baseline")}
     checker = namespace.probe_pod("warm-one", node)
     namespace.wait_serving(checker, f"http://{ip}/")
     client = datapath.Client(namespace, gens, interference.Sampler(list(namespace.cluster.nodes)))

@@ -1,17 +1,14 @@
 """Pure parts of the performance suite: repeat statistics, failover analysis, kube-proxy
-histograms, crictl stats, profiles, and the in-pod probe's HTTP parsing."""
+histograms, crictl stats, profiles. (The in-pod probe, the echo binary: test_echo_probe.py.)"""
 
 from __future__ import annotations
 
 import math
-import socket
-import threading
 
 import pytest
 from scipy import stats as sp
 
 from proxylab.perf import failover, profile, promtext, resources, summary
-from proxylab.perf import probe as perf_probe
 
 
 def test_summary_mean_cv_and_t_interval() -> None:
@@ -149,32 +146,3 @@ def test_profiles_and_overrides() -> None:
         profile.resolve("default", {"sweep": "100,x"})
     with pytest.raises(ValueError, match="--perf-repeats"):
         profile.resolve("default", {"repeats": 0})
-
-
-def _serve_once(body: bytes, status: str = "200 OK") -> tuple[str, int]:
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(1)
-
-    def answer() -> None:
-        conn, _ = srv.accept()
-        conn.recv(4096)
-        conn.sendall(f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\n\r\n".encode() + body)
-        conn.close()
-        srv.close()
-
-    threading.Thread(target=answer, daemon=True).start()
-    host, port = srv.getsockname()
-    return host, port
-
-
-def test_probe_get_parses_echo_answers_and_classifies_errors() -> None:
-    assert perf_probe.get(_serve_once(b'{"pod":"echo-1","node":"n","client":"c"}'), 1.0) == "echo-1"
-    assert perf_probe.get(_serve_once(b"nope", "503 Service Unavailable"), 1.0) == "!http_503"
-    assert perf_probe.get(_serve_once(b"not json"), 1.0) == "!bad_answer"
-    closed = socket.socket()
-    closed.bind(("127.0.0.1", 0))
-    port = closed.getsockname()[1]
-    closed.close()
-    assert perf_probe.get(("127.0.0.1", port), 1.0) == "!refused"
-    assert perf_probe.until(f"127.0.0.1:{port}", "refused", 5, 50, 0)["hit"] is not None
