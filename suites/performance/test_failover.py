@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from operators.fixture.client import Fixture
+from proxylab.convergence import parse_series
 from proxylab.perf import failover, summary
 from proxylab.perf.profile import PerfConfig
 from suites.conformance.conftest import Namespace
@@ -78,7 +79,7 @@ def _one(p: Pool, perf: PerfConfig, action: str, repeat: int) -> tuple[failover.
     res = bg.result(duration + 90)
     started = res["started"] / 1000  # epoch ms, like the samples
     assert started < fault_at, "the probe started after the fault: nothing was observed before it"
-    samples = [(float(t), str(w)) for t, w in res["samples"]]
+    samples = parse_series(res["samples"])
     f = failover.analyse(samples, fault_at * 1000, victim, pods, None if readmitted is None else readmitted * 1000)
     return f, victim, {"operator_record": record, "probe_started": started, "fault_at": fault_at}
 

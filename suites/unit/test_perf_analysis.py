@@ -8,6 +8,7 @@ import math
 import pytest
 from scipy import stats as sp
 
+from proxylab.convergence import Sample, parse_series
 from proxylab.perf import failover, profile, promtext, resources, summary
 
 
@@ -40,15 +41,15 @@ def test_steady_rps_drops_partial_edges() -> None:
     assert summary.steady_rps([]) == 0.0
 
 
-def _series(pods: list[str], start: float, step: float) -> list[tuple[float, str]]:
-    return [(start + i * step, p) for i, p in enumerate(pods)]
+def _series(pods: list[str], start: float, step: float) -> list[Sample]:
+    return [Sample(start + i * step, p) for i, p in enumerate(pods)]
 
 
 def test_failover_kill_with_errors_and_replacement() -> None:
     original = ["a", "b", "v"]
     # fault at 1000 ms; victim answers until 1200, errors at 1300 and 1400, replacement "n" from 2000
-    samples = [*_series(["a", "v", "b", "v"], 0, 300), (1100.0, "v"), (1200.0, "v"), (1300.0, "!timeout"),
-               (1400.0, "!refused"), (1500.0, "a"), (2000.0, "n"), (2100.0, "b")]
+    samples = [*_series(["a", "v", "b", "v"], 0, 300), *parse_series([(1100.0, "v"), (1200.0, "v"), (1300.0, "!timeout"),
+               (1400.0, "!refused"), (1500.0, "a"), (2000.0, "n"), (2100.0, "b")])]
     f = failover.analyse(samples, 1000.0, "v", original)
     assert f.errors == 2 and f.errors_by_kind == {"timeout": 1, "refused": 1}
     assert f.last_error_s == 0.4
@@ -60,20 +61,20 @@ def test_failover_kill_with_errors_and_replacement() -> None:
 
 
 def test_failover_victim_never_seen_and_never_gone() -> None:
-    f = failover.analyse([(0.0, "v"), (1500.0, "a")], 1000.0, "v", ["a", "v"])
+    f = failover.analyse(parse_series([(0.0, "v"), (1500.0, "a")]), 1000.0, "v", ["a", "v"])
     assert f.victim_gone_s == 0.0 and f.last_error_s is None and f.replacement_s is None
-    stuck = failover.analyse([(1100.0, "a"), (1200.0, "v")], 1000.0, "v", ["a", "v"])
+    stuck = failover.analyse(parse_series([(1100.0, "a"), (1200.0, "v")]), 1000.0, "v", ["a", "v"])
     assert stuck.victim_gone_s is None and stuck.failover_s is None
 
 
 def test_failover_readmission() -> None:
-    samples = [(1100.0, "v"), (1200.0, "a"), (1300.0, "a"), (5000.0, "a"), (5400.0, "v")]
+    samples = parse_series([(1100.0, "v"), (1200.0, "a"), (1300.0, "a"), (5000.0, "a"), (5400.0, "v")])
     f = failover.analyse(samples, 1000.0, "v", ["a", "v"], readmitted_at_ms=5000.0)
     assert f.victim_gone_s == 0.2 and f.victim_back_s == 0.4
 
 
 def test_failover_victim_share_timeline() -> None:
-    samples = [(0.0, "v"), (100.0, "a"), (1000.0, "a"), (1500.0, "!reset")]
+    samples = parse_series([(0.0, "v"), (100.0, "a"), (1000.0, "a"), (1500.0, "!reset")])
     errors, share = failover.per_second(samples, 0.0, "v")
     assert errors == [[0.0, 0.0], [1.0, 1.0]]
     assert share == [[0.0, 0.5], [1.0, 0.0]]
