@@ -43,6 +43,7 @@ from proxylab.modes import ProxyMode
 from proxylab.perf import dataplane, interference, resources, summary
 from proxylab.perf.profile import PerfConfig
 from proxylab.shell import run
+from proxylab.wait import wait_for
 from suites.conformance.conftest import Namespace
 
 from . import datapath
@@ -91,15 +92,20 @@ def _service(name: str, selector: dict[str, str] | None, cluster_ip: str | None 
     return client.V1Service(metadata=client.V1ObjectMeta(name=name, labels={"proxylab.dev/perf": "sweep"}), spec=spec)
 
 
-def _create(core: client.CoreV1Api, ns: str, body: client.V1Service, attempts: int = 5) -> client.V1Service:
-    for i in range(attempts):
-        try:
-            return core.create_namespaced_service(ns, body)
-        except client.ApiException as exc:
-            if exc.status not in (429, 500, 503, 504) or i == attempts - 1:
-                raise
-            time.sleep(0.5 * (i + 1))
-    raise AssertionError("unreachable")
+CREATE_RETRY_S = 5.0  # a busy API server (429/5xx, dropped connection) gets this long to take a create
+
+
+def _create(core: client.CoreV1Api, ns: str, body: client.V1Service) -> client.V1Service:
+    """Create a Service, retrying only transient failures (proxylab.wait.is_transient); any other
+    answer, e.g. 422 for a ClusterIP already allocated, is raised at once."""
+    created: list[client.V1Service] = []
+
+    def attempt() -> tuple[bool, str]:
+        created.append(core.create_namespaced_service(ns, body))
+        return True, "created"
+
+    wait_for(attempt, timeout=CREATE_RETRY_S, what=f"creating Service {body.metadata.name}", interval=0.5)
+    return created[0]
 
 
 def _bulk(sw: Sweep, upto: int) -> float:
