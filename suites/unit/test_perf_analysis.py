@@ -147,3 +147,23 @@ def test_profiles_and_overrides() -> None:
         profile.resolve("default", {"sweep": "100,x"})
     with pytest.raises(ValueError, match="--perf-repeats"):
         profile.resolve("default", {"repeats": 0})
+
+
+def test_histogram_label_filter_and_unparseable_scrapes() -> None:
+    text = """# TYPE cilium_reconciler_duration_seconds histogram
+cilium_reconciler_duration_seconds_bucket{module_id="agent.controlplane.loadbalancer",le="0.5"} 2
+cilium_reconciler_duration_seconds_bucket{module_id="agent.controlplane.loadbalancer",le="+Inf"} 3
+cilium_reconciler_duration_seconds_sum{module_id="agent.controlplane.loadbalancer"} 1.5
+cilium_reconciler_duration_seconds_count{module_id="agent.controlplane.loadbalancer"} 3
+cilium_reconciler_duration_seconds_bucket{module_id="agent.datapath.other",le="0.5"} 7
+cilium_reconciler_duration_seconds_bucket{module_id="agent.datapath.other",le="+Inf"} 7
+cilium_reconciler_duration_seconds_sum{module_id="agent.datapath.other"} 0.1
+cilium_reconciler_duration_seconds_count{module_id="agent.datapath.other"} 7
+"""
+    name = "cilium_reconciler_duration_seconds"
+    lb = promtext.histogram(text, name, "loadbalancer")
+    assert lb == promtext.Histogram({0.5: 2.0, math.inf: 3.0}, 1.5, 3.0)
+    both = promtext.histogram(text, name)
+    assert both is not None and both.count == 10 and both.buckets[0.5] == 9
+    assert promtext.histogram(text, name, "nothing-matches") is None
+    assert promtext.histogram("curl: (7) Failed to connect to 127.0.0.1 port 10249", name) is None
