@@ -315,11 +315,12 @@ func connectMany(addr string, n int) {
 	for i := 0; i < n; i++ {
 		start := time.Now()
 		conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
+		took := time.Since(start)
 		if err != nil {
 			errs[classify(err)]++
 		} else {
 			conn.Close()
-			times = append(times, math.Round(float64(time.Since(start).Nanoseconds())/100)/1e4)
+			times = append(times, math.Round(float64(took.Nanoseconds())/100)/1e4)
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
