@@ -34,7 +34,8 @@ def echo_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if go is None:
         pytest.skip("no `go` on PATH: the echo binary cannot be built on this host")
     out = tmp_path_factory.mktemp("echo") / "echo"
-    env = {**os.environ, "CGO_ENABLED": "0", "GOFLAGS": "-mod=mod"}
+    # No network: the module has no dependencies, and an older toolchain must not fetch a newer one.
+    env = {**os.environ, "CGO_ENABLED": "0", "GOFLAGS": "-mod=mod", "GOTOOLCHAIN": "local", "GOPROXY": "off"}
     res = subprocess.run([go, "build", "-o", str(out), "."], cwd=ECHO_SRC, env=env, capture_output=True, text=True,
                          timeout=300, check=False)
     assert res.returncode == 0, f"go build of the echo binary failed: {res.stderr}"
