@@ -179,7 +179,7 @@ def run_fast(api: client.ApiClient, namespace: str, pod: str, spec: FastSpec) ->
 
 
 def generator_pod(name: str, image: str, node: str | None, security: dict[str, Any]) -> dict[str, Any]:
-    """An idle pod of the load-generator image to exec the generators (and python probes) in:
+    """An idle pod of the load-generator image to exec the generators in:
     non-root, no capabilities, read-only root with a small writable /tmp, no API token."""
     spec: dict[str, Any] = {
         "terminationGracePeriodSeconds": 0, "automountServiceAccountToken": False, "enableServiceLinks": False,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 from scipy import stats as sp
@@ -56,25 +56,3 @@ def fairness(counts: dict[str, int], backends: Sequence[str], alpha: float = 0.0
     max_dev = max(abs(o - expected) / expected for o in observed)
     return Fairness(n, dict(zip(backends, observed, strict=True)), float(chi2), float(p), alpha, max_dev,
                     deviation_bound, jain_index(observed))
-
-
-Sample = tuple[int, str]  # (ms since the probe started, pod name or "!error-kind")
-
-
-def converged_at(samples: Sequence[Sample], start_ms: float, holds: Callable[[str], bool]) -> float | None:
-    """Milliseconds after ``start_ms`` from which ``holds`` is true for every later sample.
-
-    None when it never settles (the last sample after start_ms still violates it) or when no
-    sample falls after start_ms.
-    """
-    after = [(t, who) for t, who in samples if t >= start_ms]
-    if not after:
-        return None
-    last_bad = None
-    for t, who in after:
-        if not holds(who):
-            last_bad = t
-    if last_bad is None:
-        return 0.0
-    later = [t for t, _ in after if t > last_bad]
-    return (later[0] - start_ms) if later else None

@@ -38,11 +38,18 @@ def bucket_us(latency_ms: float) -> int:
     return round(us, -drop)
 
 
-_ERRNO_KIND = {errno.ECONNREFUSED: "refused", errno.ECONNRESET: "reset", errno.EPIPE: "reset",
-               errno.ETIMEDOUT: "timeout", errno.EHOSTUNREACH: "unreachable", errno.ENETUNREACH: "unreachable"}
-_NAME_KIND = (("gaierror", "dns"), ("refused", "refused"), ("reset", "reset"), ("brokenpipe", "reset"),
-              ("connectionclosed", "reset"),
-              ("timeout", "timeout"), ("badanswer", "bad_answer"))
+# The failure vocabulary, a copy of proxylab/failures.py's (this file runs in the locust pods
+# without proxylab); suites/unit/test_failures.py checks that the copies agree.
+KINDS = ("refused", "reset", "timeout", "unreachable", "dns", "bad_answer", "other")
+REFUSED, RESET, TIMEOUT, UNREACHABLE, DNS, BAD_ANSWER, OTHER = KINDS
+HTTP_PREFIX = "http_"
+
+_ERRNO_KIND = {errno.ECONNREFUSED: REFUSED, errno.ECONNRESET: RESET, errno.EPIPE: RESET,
+               errno.ETIMEDOUT: TIMEOUT, errno.EHOSTUNREACH: UNREACHABLE, errno.ENETUNREACH: UNREACHABLE}
+_NAME_KIND = (("gaierror", DNS), ("refused", REFUSED), ("reset", RESET), ("brokenpipe", RESET),
+              ("connectionclosed", RESET),
+              ("timeout", TIMEOUT), ("badanswer", BAD_ANSWER))
+_TEXT_KIND = (("refused", REFUSED), ("reset by peer", RESET), ("timed out", TIMEOUT))
 
 
 def _chain(exc: BaseException) -> Iterable[BaseException]:
@@ -57,8 +64,9 @@ def _chain(exc: BaseException) -> Iterable[BaseException]:
 def classify(exc: BaseException | None, status: int | None) -> str | None:
     """Failure kind of one request, or None for a success.
 
-    Kinds: ``refused``, ``reset``, ``timeout``, ``unreachable``, ``dns`` (connection level, from errno or
-    the exception class, following ``__cause__``), ``http_<status>``, ``bad_answer``, ``other:<exception class>``.
+    Kinds (proxylab/failures.py): ``refused``, ``reset``, ``timeout``, ``unreachable``, ``dns`` (connection
+    level, from errno or the exception class, following ``__cause__``), ``http_<status>``, ``bad_answer``,
+    ``other:<exception class>``.
     Connection-level causes win over the status, because geventhttpclient reports status 0 then.
     """
     if exc is None and status is not None and 200 <= status < 400:
@@ -69,27 +77,27 @@ def classify(exc: BaseException | None, status: int | None) -> str | None:
             if isinstance(code, int) and code in _ERRNO_KIND:
                 return _ERRNO_KIND[code]
             if isinstance(e, ConnectionRefusedError):
-                return "refused"
+                return REFUSED
             if isinstance(e, (ConnectionResetError, BrokenPipeError)):
-                return "reset"
+                return RESET
             if isinstance(e, TimeoutError):
-                return "timeout"
+                return TIMEOUT
             name = type(e).__name__.lower()
             for needle, kind in _NAME_KIND:
                 if needle in name:
                     return kind
     if status is not None and status >= 100:
-        return f"http_{status}"
+        return f"{HTTP_PREFIX}{status}"
     if exc is not None:
         code = getattr(exc, "code", None)
         if isinstance(code, int) and code >= 100:
-            return f"http_{code}"
+            return f"{HTTP_PREFIX}{code}"
         text = str(exc).lower()  # wrappers such as geventhttpclient's ConnectionError keep only the text
-        for needle, kind in (("refused", "refused"), ("reset by peer", "reset"), ("timed out", "timeout")):
+        for needle, kind in _TEXT_KIND:
             if needle in text:
                 return kind
-        return f"other:{type(exc).__name__}"
-    return None if status is None else "other"
+        return f"{OTHER}:{type(exc).__name__}"
+    return None if status is None else OTHER
 
 
 def record(seconds: Seconds, start_time: float, latency_ms: float, kind: str | None) -> None:

@@ -1,12 +1,14 @@
 """Failover analysis of a probe series (pure).
 
-Input: samples ``(epoch_ms, who)`` from a client that opens a new connection per request, where
-``who`` is the answering pod or ``"!<error kind>"``; the time the fault was requested; the victim;
+Input: :class:`proxylab.convergence.Sample` s (epoch ms, who) from a client that opens a new
+connection per request, where ``who`` is the answering pod or ``"!<failure kind>"``; the time the
+fault was requested; the victim;
 and the backends that existed before the fault. Output: errors, time to the last error, time until
 the victim stops getting traffic, time until a replacement (a pod not in the original set) gets
 traffic, and per-second timelines of errors and of the victim's share.
 
-"Stops getting traffic" is convergence: the first moment after which no later sample reaches the
+"Stops getting traffic" is convergence (:func:`proxylab.convergence.converged_at`, the same
+analysis as the conformance checks'): the first moment after which no later sample reaches the
 victim (a victim that is never reached after the fault converged at 0 s). Resolution is the
 series' sample interval.
 """
@@ -17,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-Sample = tuple[float, str]
+from ..convergence import Sample, converged_at, first_at
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,10 @@ class Failover:
 
 def _s(ms: float) -> float:
     return round(ms / 1000, 3)
+
+
+def _ms_to_s(ms: float | None) -> float | None:
+    return None if ms is None else _s(ms)
 
 
 def per_second(samples: Iterable[Sample], t0_ms: float, victim: str) -> tuple[list[list[float]], list[list[float]]]:
@@ -73,26 +79,19 @@ def analyse(samples: Sequence[Sample], fault_ms: float, victim: str, original: I
     """
     original = set(original)
     ordered = sorted(samples)
-    after = [(t, w) for t, w in ordered if t >= fault_ms]
-    window = [(t, w) for t, w in after if readmitted_at_ms is None or t < readmitted_at_ms]
-    errs = [(t, w) for t, w in ordered if w.startswith("!")]
+    errs = [s for s in ordered if s.failed]
     by_kind: dict[str, int] = {}
-    for _, w in errs:
-        by_kind[w[1:]] = by_kind.get(w[1:], 0) + 1
-    errs_after = [t for t, _ in errs if t >= fault_ms]
+    for s in errs:
+        kind = str(s.kind)
+        by_kind[kind] = by_kind.get(kind, 0) + 1
+    errs_after = [s.t_ms for s in errs if s.t_ms >= fault_ms]
     last_error = _s(errs_after[-1] - fault_ms) if errs_after else None
-    victim_hits = [t for t, w in window if w == victim]
-    if not victim_hits:
-        gone: float | None = 0.0
-    else:
-        later = [t for t, _ in window if t > victim_hits[-1]]
-        gone = _s(later[0] - fault_ms) if later else None
-    back = None
-    if readmitted_at_ms is not None:
-        hits = [t for t, w in after if t >= readmitted_at_ms and w == victim]
-        back = _s(hits[0] - readmitted_at_ms) if hits else None
-    new = [t for t, w in after if not w.startswith("!") and w not in original]
-    replacement = _s(new[0] - fault_ms) if new else None
+    gone_ms = converged_at(ordered, fault_ms, lambda who: who != victim, end_ms=readmitted_at_ms)
+    observed = any(s.t_ms >= fault_ms and (readmitted_at_ms is None or s.t_ms < readmitted_at_ms) for s in ordered)
+    # Without a single sample in the window nothing reached the victim either: 0 s, as it always was here.
+    gone = _ms_to_s(gone_ms) if observed else 0.0
+    back = None if readmitted_at_ms is None else _ms_to_s(first_at(ordered, readmitted_at_ms, lambda w: w == victim))
+    replacement = _ms_to_s(first_at(ordered, fault_ms, lambda w: not w.startswith("!") and w not in original))
     failover = None if gone is None else max(gone, last_error or 0.0)
     err_tl, share_tl = per_second(ordered, fault_ms, victim)
     counts: dict[str, int] = {}

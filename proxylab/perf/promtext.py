@@ -1,21 +1,21 @@
-"""kube-proxy's own histograms from Prometheus text exposition (pure).
+"""The proxy's own histograms from Prometheus text exposition (pure).
 
-Only what the suite needs: the ``_bucket``/``_sum``/``_count`` series of one histogram (labels
-other than ``le`` are summed over), the difference between two scrapes (what happened in
-between), several nodes added together, and a quantile estimated like PromQL's
-``histogram_quantile`` (linear interpolation inside the bucket; the +Inf bucket yields its lower
-bound).
+The text is parsed by ``prometheus_client``'s parser; on top of it only what the suite needs: the
+``_bucket``/``_sum``/``_count`` series of one histogram (labels other than ``le`` are summed over),
+the difference between two scrapes (what happened in between), several nodes added together, and
+a quantile estimated like PromQL's ``histogram_quantile`` (linear interpolation inside the
+bucket; the +Inf bucket yields its lower bound).
 """
 
 from __future__ import annotations
 
 import math
-import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-_LINE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)')
-_LE = re.compile(r'le="([^"]+)"')
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 
 
 @dataclass(frozen=True)
@@ -60,30 +60,39 @@ def _r(v: float | None) -> float | None:
     return None if v is None else round(v, 4)
 
 
+def _samples(text: str) -> Iterator[Sample]:
+    """Every sample of a scrape. A scrape that is not exposition text (e.g. an error message where
+    the endpoint did not answer) has none, like a scrape without the metric."""
+    try:
+        families = list(text_string_to_metric_families(text))
+    except ValueError:
+        return
+    for family in families:
+        yield from family.samples
+
+
+def _labels_text(labels: dict[str, str]) -> str:
+    return ",".join(f'{k}="{v}"' for k, v in labels.items())
+
+
 def histogram(text: str, name: str, label_match: str | None = None) -> Histogram | None:
     """The histogram ``name`` from a scrape (summed over its label sets, or only over those whose
-    labels contain ``label_match``), or None when the scrape does not have it."""
+    labels, written ``k="v",...``, contain ``label_match``), or None when the scrape does not have it."""
     buckets: dict[float, float] = {}
     total = count = 0.0
     found = False
-    for line in text.splitlines():
-        m = _LINE.match(line)
-        if not m:
+    for sample in _samples(text):
+        if label_match is not None and label_match not in _labels_text(sample.labels):
             continue
-        metric, labels, value = m.group(1), m.group(2) or "", float(m.group(3))
-        if label_match is not None and label_match not in labels:
-            continue
-        if metric == f"{name}_bucket":
-            le_m = _LE.search(labels)
-            if le_m:
-                le = math.inf if le_m.group(1) == "+Inf" else float(le_m.group(1))
-                buckets[le] = buckets.get(le, 0.0) + value
-                found = True
-        elif metric == f"{name}_sum":
-            total += value
+        if sample.name == f"{name}_bucket" and "le" in sample.labels:
+            le = float(sample.labels["le"])  # "+Inf" -> inf
+            buckets[le] = buckets.get(le, 0.0) + sample.value
             found = True
-        elif metric == f"{name}_count":
-            count += value
+        elif sample.name == f"{name}_sum":
+            total += sample.value
+            found = True
+        elif sample.name == f"{name}_count":
+            count += sample.value
             found = True
     return Histogram(buckets, total, count) if found else None
 

@@ -7,6 +7,7 @@ import threading
 import time
 from typing import Any
 
+from proxylab.convergence import Sample, converged_at, parse_series
 from proxylab.stats import Fairness, fairness
 
 from .conftest import Namespace
@@ -35,12 +36,10 @@ def assert_fair(counts: dict[str, int], backends: list[str], metrics: dict[str, 
     return result
 
 
-def assert_victim_excluded(samples: list[list[Any]], victim: str, after_ms: float, bound_s: float,
+def assert_victim_excluded(samples: list[Sample], victim: str, after_ms: float, bound_s: float,
                            metrics: dict[str, Any], key: str) -> float:
     """After ``after_ms`` the victim stops answering within ``bound_s`` and never answers again."""
-    from proxylab.stats import converged_at
-
-    ms = converged_at([(int(t), str(w)) for t, w in samples], after_ms, lambda who: who != victim)
+    ms = converged_at(samples, after_ms, lambda who: who != victim)
     metrics[key] = None if ms is None else round(ms / 1000, 3)
     assert ms is not None, f"{victim} still received new connections at the end of the probe"
     assert ms / 1000 <= bound_s, f"{victim} kept receiving connections for {ms / 1000:.1f}s (bound {bound_s}s)"
@@ -69,8 +68,8 @@ class Series:
         self._thread = threading.Thread(target=target, daemon=True)
         self._thread.start()
 
-    def samples(self, join_timeout_s: float, before_ms: float) -> list[list[Any]]:
-        """Wait for the probe to end; its samples as [epoch_ms, pod or "!kind"].
+    def samples(self, join_timeout_s: float, before_ms: float) -> list[Sample]:
+        """Wait for the probe to end; its samples (epoch ms, pod or "!kind").
 
         Fails when the probe started after ``before_ms`` (the first fault): nothing was
         observed before the change, so no convergence time can be measured from it."""
@@ -79,5 +78,4 @@ class Series:
         started = float(self.result["started"])
         assert started < before_ms, (f"the series probe started {(started - before_ms) / 1000:.1f}s after the "
                                      "fault: the exec into the client pod was too slow to observe it")
-        samples: list[list[Any]] = self.result["samples"]
-        return samples
+        return parse_series(self.result["samples"])

@@ -1,5 +1,7 @@
-"""Fixtures of the performance suite: sizes (profiles + options), a python probe pod, and
-samplers of the proxy's own metrics and resource use on every node.
+"""Fixtures of the performance suite: sizes (profiles + options), load-generator pods, and
+samplers of the proxy's own metrics and resource use on every node. Probes (until, connect,
+series) run the echo binary in echo pods, as in the conformance suite (``Namespace.probe_pod``,
+``Namespace.probe``).
 
 Options (all sizes; a profile gives defaults, each option overrides one field):
 ``--perf-profile {default,short,nightly}``, ``--perf-repeats``, ``--perf-duration``,
@@ -15,7 +17,6 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,7 +31,6 @@ from proxylab.versions import load_pins
 from proxylab.wait import wait_for
 from suites.conformance.conftest import Namespace, namespace  # noqa: F401 - the shared namespace fixture
 
-PROBE_SRC = (Path(__file__).parents[2] / "proxylab" / "perf" / "probe.py").read_text()
 PROXY_METRICS_PORT = 10249
 
 
@@ -75,26 +75,17 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("sweep_k", sizes, ids=[f"K{k}" for k in sizes])
 
 
-def python_probe_pod(ns: Namespace, name: str, node: str | None) -> str:
-    """An idle pod of the load-generator image (python3, wrk, vegeta) to run :mod:`proxylab.perf.probe`
-    and the compiled generators (:mod:`loadgen.fastgen`) in."""
+def generator_pod(ns: Namespace, name: str, node: str | None) -> str:
+    """An idle pod of the load-generator image (wrk, vegeta) to run the compiled generators
+    (:mod:`loadgen.fastgen`) in."""
     if name in ns.probes:
         return name
     image = Catalog(load_pins()).locust
     ns.apply(fastgen.generator_pod(name, image, node, RESTRICTED_CONTAINER_SECURITY))
     wait_for(lambda: kube.pod_ready(ns.api, ns.name, f"probe-name={name}", 1), timeout=120,
-             what=f"python probe pod {name}")
+             what=f"generator pod {name}")
     ns.probes.add(name)
     return name
-
-
-def run_probe(ns: Namespace, pod: str, *args: str, timeout: float = 120) -> dict[str, Any]:
-    """Run the probe script in ``pod`` and parse its JSON line."""
-    res = kube.exec_in_pod(ns.api, ns.name, pod, ["python3", "-c", PROBE_SRC, *args], timeout=timeout)
-    if res.returncode != 0:
-        raise AssertionError(f"probe {args} in {pod} exited {res.returncode}: {(res.stderr or res.stdout)[-800:]}")
-    parsed: dict[str, Any] = json.loads(res.stdout.strip().splitlines()[-1])
-    return parsed
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Scenario 4: failover under a steady rate of new connections to 5 backends.
 
-A python probe on the client node opens a new connection every ``--perf-failover-interval`` ms
+An echo probe (``echo series``) on the client node opens a new connection every ``--perf-failover-interval`` ms
 (so every request is balanced by the proxy's current rules) to the ClusterIP while the operator
 kills one backend (no grace), turns one unready, or drains one gracefully (it turns unready and
 keeps serving ``drainSeconds``). From the per-request samples (epoch ms, answering pod or error)
@@ -21,11 +21,12 @@ from typing import Any
 import pytest
 
 from operators.fixture.client import Fixture
+from proxylab.convergence import parse_series
 from proxylab.perf import failover, summary
 from proxylab.perf.profile import PerfConfig
 from suites.conformance.conftest import Namespace
 
-from .conftest import client_node, in_background, python_probe_pod, run_probe
+from .conftest import client_node, in_background
 
 pytestmark = pytest.mark.e2e
 
@@ -49,18 +50,18 @@ class Pool:
 def pool(namespace: Namespace) -> Pool:
     fx = namespace.fixture("failover", {"replicas": BACKENDS, "drainSeconds": DRAIN_SECONDS})
     ip = fx.status()["service"]["clusterIP"]
-    client = python_probe_pod(namespace, "fo-client", client_node(namespace))
+    client = namespace.probe_pod("fo-client", client_node(namespace))
     return Pool(namespace, fx, ip, client)
 
 
 def _one(p: Pool, perf: PerfConfig, action: str, repeat: int) -> tuple[failover.Failover, str, dict[str, Any]]:
     st = p.fx.wait_ready()
     pods = sorted(e["pod"] for e in st["endpoints"] if e["ready"])
-    hit = run_probe(p.ns, p.client, "until", f"{p.cluster_ip}:80", "ok", "30", "200", "20")
+    hit = p.ns.probe(p.client, "until", f"{p.cluster_ip}:80", "ok", "30", "200", "20")
     assert hit["hit"], f"{p.cluster_ip}:80 does not answer from {p.client}: {hit}"
     duration = LEAD_S + perf.failover_window_s
-    bg = in_background(lambda: run_probe(p.ns, p.client, "series", f"{p.cluster_ip}:80", str(duration),
-                                         str(perf.failover_interval_ms), str(TIMEOUT_MS), timeout=duration + 60))
+    bg = in_background(lambda: p.ns.probe(p.client, "series", f"http://{p.cluster_ip}:80/", str(round(duration * 1000)),
+                                          str(perf.failover_interval_ms), str(TIMEOUT_MS), timeout=duration + 60))
     time.sleep(LEAD_S + 1.0)  # the exec takes a moment to start; the probe reports when it did
     fault_at = time.time()
     fid = f"{action}-{repeat}-{int(fault_at)}"
@@ -76,10 +77,11 @@ def _one(p: Pool, perf: PerfConfig, action: str, repeat: int) -> tuple[failover.
         p.fx.add_fault(f"ready-{fid}", "ready", count=1)
         p.fx.wait_fault(f"ready-{fid}")
     res = bg.result(duration + 90)
-    assert res["started"] < fault_at, "the probe started after the fault: nothing was observed before it"
-    samples = [(float(t), str(w)) for t, w in res["samples"]]
+    started = res["started"] / 1000  # epoch ms, like the samples
+    assert started < fault_at, "the probe started after the fault: nothing was observed before it"
+    samples = parse_series(res["samples"])
     f = failover.analyse(samples, fault_at * 1000, victim, pods, None if readmitted is None else readmitted * 1000)
-    return f, victim, {"operator_record": record, "probe_started": res["started"], "fault_at": fault_at}
+    return f, victim, {"operator_record": record, "probe_started": started, "fault_at": fault_at}
 
 
 @pytest.mark.parametrize("action", ACTIONS)

@@ -4,7 +4,7 @@ resource use as the number of Services K grows (``--perf-services-sweep``).
 K Services are plain ClusterIP Services over one tiny fixture (1 echo backend), created in bulk
 with the API client (threads) and deleted with the namespace. At each K, repeated:
 
-- **new Service**: a python probe on the client node polls a chosen, still unallocated ClusterIP
+- **new Service**: an echo probe (``echo until``) on the client node polls a chosen, still unallocated ClusterIP
   (one GET per new connection, <= 40 ms connect timeout + 10 ms gap: resolution <= 50 ms); the
   Service is then created with that ``clusterIP``; latency = probe's first success - the harness's
   clock before the create call (pods share the host's clock). Includes the API server, the
@@ -43,10 +43,11 @@ from proxylab.modes import ProxyMode
 from proxylab.perf import dataplane, interference, resources, summary
 from proxylab.perf.profile import PerfConfig
 from proxylab.shell import run
+from proxylab.wait import wait_for
 from suites.conformance.conftest import Namespace
 
 from . import datapath
-from .conftest import ProxyObserver, client_node, in_background, python_probe_pod, run_probe
+from .conftest import ProxyObserver, client_node, generator_pod, in_background
 
 pytestmark = pytest.mark.e2e
 
@@ -69,14 +70,15 @@ class Sweep:
     existing_ip: str
     path: datapath.Client
     mode: ProxyMode
+    probes: dict[str, str]  # "service" / "baseline" -> echo probe pod on the client node (see _connects)
     created: int = 0
     at: dict[int, dict[str, Any]] = field(default_factory=dict)
     stopped: str = ""  # why the sweep stopped early ("" while it goes on)
 
     @property
     def client(self) -> str:
-        """The client pod of the ClusterIP probes (the data path's "service" generator pod)."""
-        return self.path.pods["service"]
+        """The echo pod the ClusterIP probes run in."""
+        return self.probes["service"]
 
     @property
     def refuses(self) -> bool:
@@ -90,15 +92,20 @@ def _service(name: str, selector: dict[str, str] | None, cluster_ip: str | None 
     return client.V1Service(metadata=client.V1ObjectMeta(name=name, labels={"proxylab.dev/perf": "sweep"}), spec=spec)
 
 
-def _create(core: client.CoreV1Api, ns: str, body: client.V1Service, attempts: int = 5) -> client.V1Service:
-    for i in range(attempts):
-        try:
-            return core.create_namespaced_service(ns, body)
-        except client.ApiException as exc:
-            if exc.status not in (429, 500, 503, 504) or i == attempts - 1:
-                raise
-            time.sleep(0.5 * (i + 1))
-    raise AssertionError("unreachable")
+CREATE_RETRY_S = 5.0  # a busy API server (429/5xx, dropped connection) gets this long to take a create
+
+
+def _create(core: client.CoreV1Api, ns: str, body: client.V1Service) -> client.V1Service:
+    """Create a Service, retrying only transient failures (proxylab.wait.is_transient); any other
+    answer, e.g. 422 for a ClusterIP already allocated, is raised at once."""
+    created: list[client.V1Service] = []
+
+    def attempt() -> tuple[bool, str]:
+        created.append(core.create_namespaced_service(ns, body))
+        return True, "created"
+
+    wait_for(attempt, timeout=CREATE_RETRY_S, what=f"creating Service {body.metadata.name}", interval=0.5)
+    return created[0]
 
 
 def _bulk(sw: Sweep, upto: int) -> float:
@@ -144,8 +151,8 @@ def _create_with_static_ip(sw: Sweep, name: str, selector: dict[str, str] | None
 def _latency(sw: Sweep, ip: str, change: Any) -> dict[str, Any]:
     """Poll ``ip:80`` from the client until it answers, make ``change()`` (returns the harness time
     just before it changed the cluster), and return the latency and the probe's resolution."""
-    bg = in_background(lambda: run_probe(sw.ns, sw.client, "until", f"{ip}:80", "ok", str(PROBE_DEADLINE_S),
-                                         PROBE_TIMEOUT_MS, PROBE_GAP_MS, timeout=PROBE_DEADLINE_S + 60))
+    bg = in_background(lambda: sw.ns.probe(sw.client, "until", f"{ip}:80", "ok", str(PROBE_DEADLINE_S),
+                                           PROBE_TIMEOUT_MS, PROBE_GAP_MS, timeout=PROBE_DEADLINE_S + 60))
     time.sleep(1.5)  # exec start-up; the probe's own start time is checked below
     t0 = float(change())
     res = bg.result(PROBE_DEADLINE_S + 90)
@@ -179,7 +186,7 @@ def _new_endpoint(sw: Sweep, k: int, r: int) -> dict[str, Any]:
     name = f"ep-{k}-{r}"
     ip, _ = _create_with_static_ip(sw, name, None)
     if sw.refuses:
-        refused = run_probe(sw.ns, sw.client, "until", f"{ip}:80", "refused", "60", PROBE_TIMEOUT_MS, PROBE_GAP_MS)
+        refused = sw.ns.probe(sw.client, "until", f"{ip}:80", "refused", "60", PROBE_TIMEOUT_MS, PROBE_GAP_MS)
         assert refused["hit"], f"a Service without endpoints at {ip} was never refused: {refused}"
     else:
         # Socket-LB proxies answer EHOSTUNREACH, like the containment guard for an unprogrammed IP:
@@ -201,8 +208,8 @@ def _new_endpoint(sw: Sweep, k: int, r: int) -> dict[str, Any]:
 
 def _connects(sw: Sweep, target: str, n: int, pod: str | None = None) -> dict[str, Any]:
     """``n`` TCP connects from ``pod`` (default: the client) to ``target``; pod-IP connects come from
-    the baseline pod, so no 4-tuple is shared with the ClusterIP runs (see datapath.Client)."""
-    res = run_probe(sw.ns, pod or sw.client, "connect", target, str(n), timeout=max(120, n / 50))
+    the baseline probe pod, so no 4-tuple is shared with the ClusterIP runs (see datapath.Client)."""
+    res = sw.ns.probe(pod or sw.client, "connect", target, str(n), timeout=max(120, n / 50))
     ms = sorted(res["ms"])
     if not ms:
         return {"n": 0, "errors": res["errors"]}
@@ -232,12 +239,13 @@ def sweep(namespace: Namespace, perf: PerfConfig, proxy: ProxyObserver, proxy_mo
     placement = {"placement": {"nodes": [workers[-1]]}} if len(workers) > 1 else {}
     fx = namespace.fixture("tiny", {"replicas": 1, **placement})
     st = fx.status()
-    gen = python_probe_pod(namespace, "prog-client", client_node(namespace))
-    base_gen = python_probe_pod(namespace, "prog-client-baseline", client_node(namespace))
+    gen = generator_pod(namespace, "prog-client", client_node(namespace))
+    base_gen = generator_pod(namespace, "prog-client-baseline", client_node(namespace))
     path = datapath.Client(namespace, {"service": gen, "baseline": base_gen},
                            interference.Sampler(list(namespace.cluster.nodes)))
+    probes = {role: namespace.probe_pod(f"prog-probe-{role}", client_node(namespace)) for role in ("service", "baseline")}
     return Sweep(namespace, {FIXTURE_LABEL: "tiny"}, st["endpoints"][0]["ip"], st["service"]["clusterIP"], path,
-                 proxy_mode)
+                 proxy_mode, probes)
 
 
 def _step(sw: Sweep, k: int, perf: PerfConfig, proxy: ProxyObserver) -> dict[str, Any]:
@@ -246,7 +254,7 @@ def _step(sw: Sweep, k: int, perf: PerfConfig, proxy: ProxyObserver) -> dict[str
     t_create = time.monotonic()
     bulk_s = _bulk(sw, k)
     last_ip = _last_bulk_ip(sw)
-    settle = run_probe(sw.ns, sw.client, "until", f"{last_ip}:80", "ok", "600", "200", "50", timeout=700)
+    settle = sw.ns.probe(sw.client, "until", f"{last_ip}:80", "ok", "600", "200", "50", timeout=700)
     assert settle["hit"], f"the last of {k} Services ({last_ip}) never answered: {settle}"
     programmed_s = time.monotonic() - t_create
     quiet = interference.wait_quiet(sw.path.sampler, datapath.QUIET_CORES)
@@ -260,7 +268,7 @@ def _step(sw: Sweep, k: int, perf: PerfConfig, proxy: ProxyObserver) -> dict[str
                              "quiet_before_measuring": quiet}
     entry["first_packet"] = _connects(sw, f"{sw.existing_ip}:80", perf.first_packet_samples)
     entry["first_packet_pod_ip"] = _connects(sw, f"{sw.backend_ip}:8080", perf.first_packet_samples,
-                                             pod=sw.path.pods["baseline"])
+                                             pod=sw.probes["baseline"])
     for conn in datapath.CONNS:
         pairs = datapath.closed_loop(sw.path, f"{sw.existing_ip}:80", f"{sw.backend_ip}:8080", conn, perf.repeats,
                                      perf.fast_duration_s)

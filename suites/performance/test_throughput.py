@@ -9,7 +9,7 @@ accounted for (ours = locust's, successes = per-backend answers). The numbers ar
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -22,7 +22,7 @@ from proxylab.perf.profile import PerfConfig
 from suites.conformance.conftest import Namespace
 
 from . import datapath
-from .conftest import ProxyObserver, client_node, python_probe_pod
+from .conftest import ProxyObserver, client_node, generator_pod
 
 pytestmark = pytest.mark.e2e
 
@@ -62,42 +62,52 @@ class Pairs:
     usage: list[dict[str, float]]
 
 
-_pairs: dict[str, Pairs] = {}  # conn -> its repeats, measured once per session (the first test pays)
+@dataclass
+class Runs:
+    """This module's locust measurements, shared by the tests that report them: the pairs of each
+    connection kind are measured once, by whichever of test_baseline_pod_ips / test_cluster_ip
+    comes first (the first pays), and the reasons of invalid runs that were re-run."""
+
+    pairs: dict[str, Pairs] = field(default_factory=dict)
+    discarded: list[str] = field(default_factory=list)  # recorded by test_cluster_ip
 
 
-def _run(e: Echo, perf: PerfConfig, targets: tuple[str, ...], keep_alive: bool, sticky: bool = False) -> LoadResult:
+@pytest.fixture(scope="module")
+def runs() -> Runs:
+    return Runs()
+
+
+def _run(e: Echo, perf: PerfConfig, runs: Runs, targets: tuple[str, ...], keep_alive: bool,
+         sticky: bool = False) -> LoadResult:
     """One locust run; an empty or short run is re-run once and fails the test if invalid again."""
     spec = LoadSpec(targets=targets, users=perf.users, spawn_rate=max(perf.users, 1), duration_s=perf.duration_s,
                     keep_alive=keep_alive, sticky=sticky, node=e.node)
     got = validity.measure(lambda: run_load(e.ns.api, e.ns.name, spec),
                            lambda r: validity.locust_problems(r, spec), f"locust run to {', '.join(targets)}")
     if got.discarded:
-        _discarded.append(f"locust to {', '.join(targets)}: " + "; ".join(got.discarded))
+        runs.discarded.append(f"locust to {', '.join(targets)}: " + "; ".join(got.discarded))
     return got.result
 
 
-_discarded: list[str] = []  # reasons of invalid locust runs that were re-run (recorded by test_cluster_ip)
-
-
-def _measure(e: Echo, perf: PerfConfig, proxy: ProxyObserver, conn: str) -> Pairs:
-    if conn not in _pairs:
+def _measure(e: Echo, perf: PerfConfig, proxy: ProxyObserver, runs: Runs, conn: str) -> Pairs:
+    if conn not in runs.pairs:
         pods = tuple(f"{ip}:{manifests.ECHO_HTTP_PORT}" for ip in e.pods.values())
         pairs = Pairs([], [], [])
         for i in range(perf.repeats):
             if i % 2 == 1:
-                _service_run(e, perf, proxy, conn, pairs)
+                _service_run(e, perf, proxy, runs, conn, pairs)
             # Keep-alive baseline: each user stays on one pod IP, as a kept-alive Service
             # connection stays on its backend; new-connection baseline: round-robin per request.
-            pairs.baseline.append(_run(e, perf, pods, CONNS[conn], sticky=CONNS[conn]))
+            pairs.baseline.append(_run(e, perf, runs, pods, CONNS[conn], sticky=CONNS[conn]))
             if i % 2 == 0:
-                _service_run(e, perf, proxy, conn, pairs)
-        _pairs[conn] = pairs
-    return _pairs[conn]
+                _service_run(e, perf, proxy, runs, conn, pairs)
+        runs.pairs[conn] = pairs
+    return runs.pairs[conn]
 
 
-def _service_run(e: Echo, perf: PerfConfig, proxy: ProxyObserver, conn: str, pairs: Pairs) -> None:
+def _service_run(e: Echo, perf: PerfConfig, proxy: ProxyObserver, runs: Runs, conn: str, pairs: Pairs) -> None:
     before = proxy.stats()
-    pairs.service.append(_run(e, perf, (f"{e.cluster_ip}:80",), CONNS[conn]))
+    pairs.service.append(_run(e, perf, runs, (f"{e.cluster_ip}:80",), CONNS[conn]))
     pairs.usage.append(resources.totals(resources.usage(before, proxy.stats())))
 
 
@@ -135,11 +145,11 @@ def _record(metrics: dict[str, Any], results: list[LoadResult], perf: PerfConfig
 
 
 @pytest.mark.parametrize("conn", list(CONNS))
-def test_baseline_pod_ips(echo: Echo, perf: PerfConfig, proxy: ProxyObserver, metrics: dict[str, Any],
+def test_baseline_pod_ips(echo: Echo, perf: PerfConfig, proxy: ProxyObserver, runs: Runs, metrics: dict[str, Any],
                           conn: str) -> None:
     """Scenario 1: the physical limit, no Service and no proxy rule on the path. (Its Service runs
     are interleaved with it and recorded by test_cluster_ip.)"""
-    results = _measure(echo, perf, proxy, conn).baseline
+    results = _measure(echo, perf, proxy, runs, conn).baseline
     _record(metrics, results, perf)
     for res in results:
         _consistent(res)
@@ -148,10 +158,11 @@ def test_baseline_pod_ips(echo: Echo, perf: PerfConfig, proxy: ProxyObserver, me
 
 
 @pytest.mark.parametrize("conn", list(CONNS))
-def test_cluster_ip(echo: Echo, perf: PerfConfig, proxy: ProxyObserver, metrics: dict[str, Any], conn: str) -> None:
+def test_cluster_ip(echo: Echo, perf: PerfConfig, proxy: ProxyObserver, runs: Runs, metrics: dict[str, Any],
+                    conn: str) -> None:
     """Scenarios 2 (keep-alive) and 3 (a new connection per request: the NAT/conntrack path),
     plus the proxy's CPU and memory during the runs (scenario 6, steady load)."""
-    pairs = _measure(echo, perf, proxy, conn)
+    pairs = _measure(echo, perf, proxy, runs, conn)
     base, results, usages = pairs.baseline, pairs.service, pairs.usage
     per = _record(metrics, results, perf)
     base_per: dict[str, list[float | None]] = {}
@@ -172,7 +183,7 @@ def test_cluster_ip(echo: Echo, perf: PerfConfig, proxy: ProxyObserver, metrics:
                      "Service first in odd ones; same client node, backends, load)",
         cpu_millicores=cpu.mean and round(cpu.mean, 1), cpu_millicores_stats=cpu.as_metrics(),
         memory_mib=mem.mean and round(mem.mean, 1), memory_mib_stats=mem.as_metrics(),
-        proxy_usage=usages, invalid_runs=list(_discarded),
+        proxy_usage=usages, invalid_runs=list(runs.discarded),
         proxy_usage_method="kube-proxy containers on all nodes, crictl stats before/after each Service load run "
                            "(locust pod start-up included); CPU = delta cgroup usage / delta time, summed")
     for res in results:
@@ -203,7 +214,7 @@ def one(namespace: Namespace) -> One:
     ip = st["service"]["clusterIP"]
     pod_ip = st["endpoints"][0]["ip"]
     node = client_node(namespace)
-    gens = {role: python_probe_pod(namespace, f"fastgen-{role}", node) for role in ("service", "baseline")}
+    gens = {role: generator_pod(namespace, f"fastgen-{role}", node) for role in ("service", "baseline")}
     checker = namespace.probe_pod("warm-one", node)
     namespace.wait_serving(checker, f"http://{ip}/")
     client = datapath.Client(namespace, gens, interference.Sampler(list(namespace.cluster.nodes)))
@@ -248,7 +259,7 @@ def test_data_path(one: One, perf: PerfConfig, metrics: dict[str, Any], conn: st
                 f"{conn}: vegeta at {row['rate']}/s to the {label}: {failed} of {r['requests']} requests failed: {r}")
 
 
-def test_instrument_cross_check(echo: Echo, one: One, perf: PerfConfig, proxy: ProxyObserver,
+def test_instrument_cross_check(echo: Echo, one: One, perf: PerfConfig, proxy: ProxyObserver, runs: Runs,
                                 metrics: dict[str, Any]) -> None:
     """Both instruments on one target (the 5-backend ClusterIP, keep-alive, the same concurrency):
     locust's rate against wrk's shows how far locust is from the path's capacity. Recorded, and a
@@ -257,7 +268,7 @@ def test_instrument_cross_check(echo: Echo, one: One, perf: PerfConfig, proxy: P
     spec = FastSpec(target=f"{echo.cluster_ip}:80", tool="wrk", duration_s=perf.fast_duration_s, keep_alive=True,
                     connections=users)
     wrk = one.client.run(spec, "service", "wrk cross-check on the 5-backend ClusterIP")
-    loc = _run(echo, perf, (f"{echo.cluster_ip}:80",), True)
+    loc = _run(echo, perf, runs, (f"{echo.cluster_ip}:80",), True)
     problems = validity.locust_problems(loc, LoadSpec(targets=(f"{echo.cluster_ip}:80",), users=users,
                                                        duration_s=perf.duration_s))
     locust_rps = summary.steady_rps([s.requests for s in loc.timeline])

@@ -1,17 +1,15 @@
 """Pure parts of the performance suite: repeat statistics, failover analysis, kube-proxy
-histograms, crictl stats, profiles, and the in-pod probe's HTTP parsing."""
+histograms, crictl stats, profiles. (The in-pod probe, the echo binary: test_echo_probe.py.)"""
 
 from __future__ import annotations
 
 import math
-import socket
-import threading
 
 import pytest
 from scipy import stats as sp
 
+from proxylab.convergence import Sample, parse_series
 from proxylab.perf import failover, profile, promtext, resources, summary
-from proxylab.perf import probe as perf_probe
 
 
 def test_summary_mean_cv_and_t_interval() -> None:
@@ -43,15 +41,15 @@ def test_steady_rps_drops_partial_edges() -> None:
     assert summary.steady_rps([]) == 0.0
 
 
-def _series(pods: list[str], start: float, step: float) -> list[tuple[float, str]]:
-    return [(start + i * step, p) for i, p in enumerate(pods)]
+def _series(pods: list[str], start: float, step: float) -> list[Sample]:
+    return [Sample(start + i * step, p) for i, p in enumerate(pods)]
 
 
 def test_failover_kill_with_errors_and_replacement() -> None:
     original = ["a", "b", "v"]
     # fault at 1000 ms; victim answers until 1200, errors at 1300 and 1400, replacement "n" from 2000
-    samples = [*_series(["a", "v", "b", "v"], 0, 300), (1100.0, "v"), (1200.0, "v"), (1300.0, "!timeout"),
-               (1400.0, "!refused"), (1500.0, "a"), (2000.0, "n"), (2100.0, "b")]
+    samples = [*_series(["a", "v", "b", "v"], 0, 300), *parse_series([(1100.0, "v"), (1200.0, "v"), (1300.0, "!timeout"),
+               (1400.0, "!refused"), (1500.0, "a"), (2000.0, "n"), (2100.0, "b")])]
     f = failover.analyse(samples, 1000.0, "v", original)
     assert f.errors == 2 and f.errors_by_kind == {"timeout": 1, "refused": 1}
     assert f.last_error_s == 0.4
@@ -63,20 +61,20 @@ def test_failover_kill_with_errors_and_replacement() -> None:
 
 
 def test_failover_victim_never_seen_and_never_gone() -> None:
-    f = failover.analyse([(0.0, "v"), (1500.0, "a")], 1000.0, "v", ["a", "v"])
+    f = failover.analyse(parse_series([(0.0, "v"), (1500.0, "a")]), 1000.0, "v", ["a", "v"])
     assert f.victim_gone_s == 0.0 and f.last_error_s is None and f.replacement_s is None
-    stuck = failover.analyse([(1100.0, "a"), (1200.0, "v")], 1000.0, "v", ["a", "v"])
+    stuck = failover.analyse(parse_series([(1100.0, "a"), (1200.0, "v")]), 1000.0, "v", ["a", "v"])
     assert stuck.victim_gone_s is None and stuck.failover_s is None
 
 
 def test_failover_readmission() -> None:
-    samples = [(1100.0, "v"), (1200.0, "a"), (1300.0, "a"), (5000.0, "a"), (5400.0, "v")]
+    samples = parse_series([(1100.0, "v"), (1200.0, "a"), (1300.0, "a"), (5000.0, "a"), (5400.0, "v")])
     f = failover.analyse(samples, 1000.0, "v", ["a", "v"], readmitted_at_ms=5000.0)
     assert f.victim_gone_s == 0.2 and f.victim_back_s == 0.4
 
 
 def test_failover_victim_share_timeline() -> None:
-    samples = [(0.0, "v"), (100.0, "a"), (1000.0, "a"), (1500.0, "!reset")]
+    samples = parse_series([(0.0, "v"), (100.0, "a"), (1000.0, "a"), (1500.0, "!reset")])
     errors, share = failover.per_second(samples, 0.0, "v")
     assert errors == [[0.0, 0.0], [1.0, 1.0]]
     assert share == [[0.0, 0.5], [1.0, 0.0]]
@@ -151,30 +149,21 @@ def test_profiles_and_overrides() -> None:
         profile.resolve("default", {"repeats": 0})
 
 
-def _serve_once(body: bytes, status: str = "200 OK") -> tuple[str, int]:
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(1)
-
-    def answer() -> None:
-        conn, _ = srv.accept()
-        conn.recv(4096)
-        conn.sendall(f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\n\r\n".encode() + body)
-        conn.close()
-        srv.close()
-
-    threading.Thread(target=answer, daemon=True).start()
-    host, port = srv.getsockname()
-    return host, port
-
-
-def test_probe_get_parses_echo_answers_and_classifies_errors() -> None:
-    assert perf_probe.get(_serve_once(b'{"pod":"echo-1","node":"n","client":"c"}'), 1.0) == "echo-1"
-    assert perf_probe.get(_serve_once(b"nope", "503 Service Unavailable"), 1.0) == "!http_503"
-    assert perf_probe.get(_serve_once(b"not json"), 1.0) == "!bad_answer"
-    closed = socket.socket()
-    closed.bind(("127.0.0.1", 0))
-    port = closed.getsockname()[1]
-    closed.close()
-    assert perf_probe.get(("127.0.0.1", port), 1.0) == "!refused"
-    assert perf_probe.until(f"127.0.0.1:{port}", "refused", 5, 50, 0)["hit"] is not None
+def test_histogram_label_filter_and_unparseable_scrapes() -> None:
+    text = """# TYPE cilium_reconciler_duration_seconds histogram
+cilium_reconciler_duration_seconds_bucket{module_id="agent.controlplane.loadbalancer",le="0.5"} 2
+cilium_reconciler_duration_seconds_bucket{module_id="agent.controlplane.loadbalancer",le="+Inf"} 3
+cilium_reconciler_duration_seconds_sum{module_id="agent.controlplane.loadbalancer"} 1.5
+cilium_reconciler_duration_seconds_count{module_id="agent.controlplane.loadbalancer"} 3
+cilium_reconciler_duration_seconds_bucket{module_id="agent.datapath.other",le="0.5"} 7
+cilium_reconciler_duration_seconds_bucket{module_id="agent.datapath.other",le="+Inf"} 7
+cilium_reconciler_duration_seconds_sum{module_id="agent.datapath.other"} 0.1
+cilium_reconciler_duration_seconds_count{module_id="agent.datapath.other"} 7
+"""
+    name = "cilium_reconciler_duration_seconds"
+    lb = promtext.histogram(text, name, "loadbalancer")
+    assert lb == promtext.Histogram({0.5: 2.0, math.inf: 3.0}, 1.5, 3.0)
+    both = promtext.histogram(text, name)
+    assert both is not None and both.count == 10 and both.buckets[0.5] == 9
+    assert promtext.histogram(text, name, "nothing-matches") is None
+    assert promtext.histogram("curl: (7) Failed to connect to 127.0.0.1 port 10249", name) is None

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from proxylab.stats import converged_at, fairness, jain_index
+from proxylab.stats import fairness, jain_index
 
 
 def test_even_counts_are_fair() -> None:
@@ -33,11 +33,3 @@ def test_answers_from_strangers_are_an_error() -> None:
 def test_jain_index_bounds() -> None:
     assert jain_index([5, 5, 5]) == pytest.approx(1.0)
     assert jain_index([9, 0, 0]) == pytest.approx(1 / 3)
-
-
-def test_converged_at_finds_the_last_violation() -> None:
-    samples = [(0, "v"), (100, "a"), (200, "v"), (300, "a"), (400, "b"), (500, "a")]
-    assert converged_at(samples, 50, lambda w: w != "v") == 250  # first sample after the last "v" (t=200)
-    assert converged_at(samples, 250, lambda w: w != "v") == 0.0
-    assert converged_at([(0, "a"), (100, "v")], 0, lambda w: w != "v") is None
-    assert converged_at(samples, 900, lambda w: True) is None

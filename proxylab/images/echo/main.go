@@ -5,10 +5,32 @@
 //	                      POST /admin/ready and /admin/unready flip; $DELAY_MS adds latency.
 //	echo get URL N        N requests, a new TCP connection each; prints counts per backend, error
 //	                      kinds, and the client IPs the backends saw
-//	echo series URL DURATION_MS INTERVAL_MS  a request every interval; prints {"started": epoch_ms, "samples": [[epoch_ms, pod|!error], ...]}
+//	echo series URL DURATION_MS INTERVAL_MS [TIMEOUT_MS]
+//	                      a request every interval; prints {"started": epoch_ms, "samples":
+//	                      [[epoch_ms, pod|!kind], ...]}. Without TIMEOUT_MS each request may take
+//	                      max(INTERVAL_MS, 500) ms in all; with it, the connect may take TIMEOUT_MS
+//	                      and the answer max(TIMEOUT_MS, 1000) ms more.
+//	echo until HOST:PORT WANT DEADLINE_S TIMEOUT_MS GAP_MS
+//	                      one GET on a new connection per attempt (connect timeout TIMEOUT_MS, then
+//	                      a GAP_MS pause) until the outcome is WANT ("ok" or a failure kind, e.g.
+//	                      "refused") or DEADLINE_S passed; prints {"started", "hit" (start of the
+//	                      first attempt with that outcome, null if none), "prev" (start of the
+//	                      attempt before it), "attempts", "outcomes" {kind: n}, "pod"} with times
+//	                      in epoch seconds. Resolution: at most TIMEOUT_MS + GAP_MS.
 //	echo udp HOST:PORT N  N datagrams from fresh sockets; counts per backend
 //	echo resolve NAME     prints the addresses NAME resolves to, as JSON
-//	echo connect HOST:PORT  one TCP connect; prints {"ok":bool,"error":..., "ms":...}
+//	echo connect HOST:PORT  one TCP connect; prints {"ok":bool,"error":..., "kind":..., "ms":...}
+//	echo connect HOST:PORT N
+//	                      N sequential TCP connects (closed at once, 2 s timeout each); prints
+//	                      {"ms": [connect ms of each success], "errors": {kind: n}}: the
+//	                      first-packet latency (SYN to SYN-ACK through the NAT of a new flow)
+//
+// Every time printed is wall-clock epoch time: pods share the host kernel's clock with the
+// harness, which compares them with the moment it changed the cluster. (A time since the probe's
+// own start would be off by however long the exec took to start the probe, under load seconds.)
+//
+// Failure kinds are the vocabulary of proxylab/failures.py, emitted as the kind* constants below;
+// suites/unit/test_failures.py checks that the two lists are the same.
 package main
 
 import (
@@ -17,6 +39,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -121,19 +144,38 @@ func serve() {
 	}
 }
 
+// Failure kinds: exactly the names of proxylab/failures.py (suites/unit/test_failures.py compares
+// this block with that list). An HTTP status other than 200 is kindHTTPPrefix + the code.
+const (
+	kindRefused     = "refused"
+	kindReset       = "reset"
+	kindTimeout     = "timeout"
+	kindUnreachable = "unreachable"
+	kindDNS         = "dns"
+	kindBadAnswer   = "bad_answer"
+	kindOther       = "other"
+	kindHTTPPrefix  = "http_"
+)
+
+// classify names a connection-level failure. A connection closed without an answer (EOF) is a
+// reset, as locust's client reports it.
 func classify(err error) string {
 	var ne net.Error
+	var dnsErr *net.DNSError
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return "refused"
-	case errors.Is(err, syscall.ECONNRESET):
-		return "reset"
+		return kindRefused
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return kindReset
 	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
-		return "unreachable"
-	case errors.As(err, &ne) && ne.Timeout():
-		return "timeout"
+		return kindUnreachable
+	case errors.As(err, &dnsErr):
+		return kindDNS
+	case errors.Is(err, syscall.ETIMEDOUT), errors.As(err, &ne) && ne.Timeout():
+		return kindTimeout
 	}
-	return "other"
+	return kindOther
 }
 
 // fetch makes one request on a new TCP connection; it returns the answer or an error kind.
@@ -145,16 +187,39 @@ func fetch(client *http.Client, url string) (answer, string) {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != 200 {
-		return a, "status_" + strconv.Itoa(resp.StatusCode)
+		return a, kindHTTPPrefix + strconv.Itoa(resp.StatusCode)
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&a); err != nil {
-		return a, "bad_answer"
+		return a, kindBadAnswer
 	}
 	return a, ""
 }
 
 func newClient(timeout time.Duration) *http.Client {
 	return &http.Client{Timeout: timeout, Transport: &http.Transport{DisableKeepAlives: true}}
+}
+
+// newProbeClient: the connect may take connect (the proxy's part: an unanswered SYN shows up
+// as a timeout this fast), the answer max(connect, 1 s) more, like a backend's own latency.
+func newProbeClient(connect time.Duration) *http.Client {
+	dialer := &net.Dialer{Timeout: connect}
+	answer := max(connect, time.Second)
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := dialer.DialContext(ctx, network, addr)
+		if err == nil {
+			conn.SetDeadline(time.Now().Add(answer))
+		}
+		return conn, err
+	}
+	return &http.Client{Transport: &http.Transport{DisableKeepAlives: true, DialContext: dial}}
+}
+
+func epochSeconds(t time.Time) float64 {
+	return float64(t.UnixMicro()) / 1e6
+}
+
+func ms(d time.Duration) time.Duration {
+	return d * time.Millisecond
 }
 
 // get: N sequential requests; per-backend counts, error kinds, and the client IPs backends saw.
@@ -174,17 +239,18 @@ func get(url string, n int) {
 	json.NewEncoder(os.Stdout).Encode(map[string]any{"counts": counts, "errors": errs, "clients": clients, "nodes": nodes})
 }
 
-// series: one request every INTERVAL_MS for DURATION_MS; each sample is [epoch ms, pod or "!"+error].
-// Times are wall-clock epoch milliseconds, like proxylab/perf/probe.py's: pods share the host
-// kernel's clock with the harness, so the harness compares them with the moment it changed the
-// cluster. (A time since the probe's own start would be off by however long the exec took to
-// start the probe, which under load is seconds.)
-func series(url string, durationMS, intervalMS int) {
-	client := newClient(time.Duration(max(intervalMS, 500)) * time.Millisecond)
+// series: one request every INTERVAL_MS for DURATION_MS; each sample is [epoch ms, pod or "!"+kind].
+// With timeoutMS > 0 requests use newProbeClient(timeoutMS), else a whole-request timeout of
+// max(INTERVAL_MS, 500) ms.
+func series(url string, durationMS, intervalMS, timeoutMS int) {
+	client := newClient(ms(time.Duration(max(intervalMS, 500))))
+	if timeoutMS > 0 {
+		client = newProbeClient(ms(time.Duration(timeoutMS)))
+	}
 	start := time.Now()
 	samples := [][2]any{}
-	interval := time.Duration(intervalMS) * time.Millisecond
-	for i := 1; time.Since(start) < time.Duration(durationMS)*time.Millisecond; i++ {
+	interval := ms(time.Duration(intervalMS))
+	for i := 1; time.Since(start) < ms(time.Duration(durationMS)); i++ {
 		t := time.Now().UnixMilli()
 		a, kind := fetch(client, url)
 		if kind != "" {
@@ -195,6 +261,70 @@ func series(url string, durationMS, intervalMS int) {
 		time.Sleep(time.Until(start.Add(time.Duration(i) * interval)))
 	}
 	json.NewEncoder(os.Stdout).Encode(map[string]any{"started": start.UnixMilli(), "samples": samples})
+}
+
+// until: a GET on a new connection per attempt until its outcome ("ok" or a failure kind) is
+// want, or deadlineS passed. Times in epoch seconds.
+func until(addr, want string, deadlineS, timeoutMS, gapMS float64) {
+	client := newProbeClient(time.Duration(timeoutMS * float64(time.Millisecond)))
+	url := "http://" + addr + "/"
+	start := time.Now()
+	deadline := time.Duration(deadlineS * float64(time.Second))
+	gap := time.Duration(gapMS * float64(time.Millisecond))
+	outcomes := map[string]int{}
+	var prev any
+	attempts := 0
+	for time.Since(start) < deadline {
+		t := time.Now()
+		a, kind := fetch(client, url)
+		attempts++
+		outcome, who := "ok", a.Pod
+		if kind != "" {
+			outcome, who = kind, "!"+kind
+		}
+		outcomes[outcome]++
+		if outcome == want {
+			json.NewEncoder(os.Stdout).Encode(map[string]any{"started": epochSeconds(start), "hit": epochSeconds(t),
+				"prev": prev, "attempts": attempts, "outcomes": outcomes, "pod": who})
+			return
+		}
+		prev = epochSeconds(t)
+		time.Sleep(gap)
+	}
+	json.NewEncoder(os.Stdout).Encode(map[string]any{"started": epochSeconds(start), "hit": nil, "prev": prev,
+		"attempts": attempts, "outcomes": outcomes})
+}
+
+// connectOnce: one TCP connect (5 s timeout), its time and failure.
+func connectOnce(addr string) {
+	start := time.Now()
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	out := map[string]any{"ok": err == nil, "ms": float64(time.Since(start).Microseconds()) / 1000}
+	if err != nil {
+		out["error"], out["kind"] = err.Error(), classify(err)
+	} else {
+		conn.Close()
+	}
+	json.NewEncoder(os.Stdout).Encode(out)
+}
+
+// connectMany: n sequential TCP connects (2 s timeout each, 2 ms apart), closed at once; the
+// connect time of each success in ms (4 decimals) and the failures by kind.
+func connectMany(addr string, n int) {
+	times, errs := []float64{}, map[string]int{}
+	for i := 0; i < n; i++ {
+		start := time.Now()
+		conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
+		took := time.Since(start)
+		if err != nil {
+			errs[classify(err)]++
+		} else {
+			conn.Close()
+			times = append(times, math.Round(float64(took.Nanoseconds())/100)/1e4)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	json.NewEncoder(os.Stdout).Encode(map[string]any{"ms": times, "errors": errs})
 }
 
 // udp: N datagrams, each from a new socket (new source port); counts per backend.
@@ -216,6 +346,12 @@ func udp(addr string, n int) {
 			}
 		}
 		conn.Close()
+		var syntax *json.SyntaxError
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &syntax) || errors.As(err, &typeErr) {
+			errs[kindBadAnswer]++
+			continue
+		}
 		if err != nil {
 			errs[classify(err)]++
 			continue
@@ -223,6 +359,29 @@ func udp(addr string, n int) {
 		counts[a.Pod]++
 	}
 	json.NewEncoder(os.Stdout).Encode(map[string]any{"counts": counts, "errors": errs})
+}
+
+// number: a non-negative decimal (the until command's seconds and milliseconds).
+func number(s string) float64 {
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f < 0 || math.IsInf(f, 0) || math.IsNaN(f) {
+		fmt.Fprintln(os.Stderr, "expected a non-negative number, got", s)
+		os.Exit(2)
+	}
+	return f
+}
+
+// args: os.Args[2:] when their count is one of ns, else a usage error.
+func args(usage string, ns ...int) []string {
+	a := os.Args[2:]
+	for _, n := range ns {
+		if len(a) == n {
+			return a
+		}
+	}
+	fmt.Fprintln(os.Stderr, "usage: echo", os.Args[1], usage)
+	os.Exit(2)
+	return nil
 }
 
 func atoi(s string) int {
@@ -236,35 +395,44 @@ func atoi(s string) int {
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: echo serve | get URL N | series URL DURATION_MS INTERVAL_MS | udp HOST:PORT N | resolve NAME | connect HOST:PORT")
+		fmt.Fprintln(os.Stderr, "usage: echo serve | get URL N | series URL DURATION_MS INTERVAL_MS [TIMEOUT_MS] | "+
+			"until HOST:PORT WANT DEADLINE_S TIMEOUT_MS GAP_MS | udp HOST:PORT N | resolve NAME | connect HOST:PORT [N]")
 		os.Exit(2)
 	}
 	switch os.Args[1] {
 	case "serve":
 		serve()
 	case "get":
-		get(os.Args[2], atoi(os.Args[3]))
+		a := args("URL N", 2)
+		get(a[0], atoi(a[1]))
 	case "series":
-		series(os.Args[2], atoi(os.Args[3]), atoi(os.Args[4]))
+		a := args("URL DURATION_MS INTERVAL_MS [TIMEOUT_MS]", 3, 4)
+		timeout := 0
+		if len(a) == 4 {
+			timeout = atoi(a[3])
+		}
+		series(a[0], atoi(a[1]), atoi(a[2]), timeout)
+	case "until":
+		a := args("HOST:PORT WANT DEADLINE_S TIMEOUT_MS GAP_MS", 5)
+		until(a[0], a[1], number(a[2]), number(a[3]), number(a[4]))
 	case "udp":
-		udp(os.Args[2], atoi(os.Args[3]))
+		a := args("HOST:PORT N", 2)
+		udp(a[0], atoi(a[1]))
 	case "resolve":
-		addrs, err := net.LookupHost(os.Args[2])
-		out := map[string]any{"name": os.Args[2], "addresses": addrs}
+		a := args("NAME", 1)
+		addrs, err := net.LookupHost(a[0])
+		out := map[string]any{"name": a[0], "addresses": addrs}
 		if err != nil {
 			out["error"] = err.Error()
 		}
 		json.NewEncoder(os.Stdout).Encode(out)
 	case "connect":
-		start := time.Now()
-		conn, err := net.DialTimeout("tcp", os.Args[2], 5*time.Second)
-		out := map[string]any{"ok": err == nil, "ms": float64(time.Since(start).Microseconds()) / 1000}
-		if err != nil {
-			out["error"], out["kind"] = err.Error(), classify(err)
+		a := args("HOST:PORT [N]", 1, 2)
+		if len(a) == 2 {
+			connectMany(a[0], atoi(a[1]))
 		} else {
-			conn.Close()
+			connectOnce(a[0])
 		}
-		json.NewEncoder(os.Stdout).Encode(out)
 	default:
 		fmt.Fprintln(os.Stderr, "unknown command", strings.Join(os.Args[1:], " "))
 		os.Exit(2)
