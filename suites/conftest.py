@@ -31,6 +31,7 @@ from proxylab.results import (
     TestRecord,
     git_commit,
     host_facts,
+    image_source,
     new_run_id,
     validate_run_id,
 )
@@ -84,7 +85,7 @@ def _writer(config: pytest.Config) -> ResultsWriter:
         path = Path(config.getoption("--results-dir")) / run_id / mode.value / "results.json"
         versions = load_pins().as_dict() | {"proxy": f"kube-proxy {load_pins().kubernetes}"
                                             if mode.facts.uses_kube_proxy else _proxy_name(mode)}
-        meta = RunMetadata(run_id=run_id, mode=mode.value, versions=versions, images=last_strategy(),
+        meta = RunMetadata(run_id=run_id, mode=mode.value, versions=versions, images=image_source(last_strategy()),
                            host=host_facts(), git_commit=git_commit(Path(__file__).parent))
         config.stash[WRITER] = ResultsWriter(path, meta)
     return config.stash[WRITER]
