@@ -32,6 +32,7 @@ from proxylab.results import (
     git_commit,
     host_facts,
     image_source,
+    metric_ids_for,
     new_run_id,
     validate_run_id,
 )
@@ -176,7 +177,8 @@ def pytest_runtest_makereport(
     if report.when == "teardown":
         _writer(item.config).add(TestRecord(id=item.nodeid, verdict=state["verdict"], reason=state["reason"],
                                             duration=round(state["duration"], 3),
-                                            metrics=item.stash.get(METRICS, {})))
+                                            metrics=item.stash.get(METRICS, {}),
+                                            metric_ids=metric_ids_for(getattr(item, "function", None), item.name)))
     return report
 
 
