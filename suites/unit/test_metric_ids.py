@@ -16,6 +16,10 @@ import copy
 import gzip
 import importlib
 import json
+import os
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -26,7 +30,7 @@ from proxylab.results import MetricId, declared, metric_ids_for, records
 from reports import load
 from reports.differences import differences
 from reports.headline import ALONG_K, FIGURES, HeadlineRow, table
-from reports.sources import LEGACY
+from reports.sources import LEGACY, find
 from suites.conformance.known_differences import KNOWN_DIFFERENCES
 
 SUITES = Path(__file__).resolve().parents[1]
@@ -128,6 +132,38 @@ def test_bad_declarations_fail_at_import() -> None:
         MetricId("Throughput", "rps")
     with pytest.raises(ValueError, match=r"declared twice: x\.a"):
         records(MetricId("x.a", "rps"), MetricId("x.a", "p99_ms"))(lambda: None)
+
+
+FAKE_SUITE = textwrap.dedent("""
+    import pytest
+    from proxylab.results import MetricId, records
+
+    pytestmark = pytest.mark.e2e
+
+
+    @records(MetricId("fake.a.rps", "rps", param="a"), MetricId("fake.every.n", "n"))
+    @pytest.mark.parametrize("p", ["a", "b"])
+    def test_fake(metrics, p):
+        metrics.update(rps=1.0, n=2)
+""")
+
+
+def test_the_session_conftest_records_the_declared_ids(tmp_path: Path) -> None:
+    """The path a real run takes: suites/conftest.py -> ResultsWriter -> results.json -> the report."""
+    (tmp_path / "test_fake.py").write_text(FAKE_SUITE)
+    (tmp_path / "pytest.ini").write_text("[pytest]\nmarkers =\n    e2e: fake\n")
+    repo = SUITES.parent
+    res = subprocess.run([sys.executable, "-m", "pytest", "-p", "suites.conftest", "-q", "-p", "no:cacheprovider",
+                          "-c", str(tmp_path / "pytest.ini"), "--rootdir", str(tmp_path), "--run-id", "t1",
+                          "--results-dir", str(tmp_path / "results"), str(tmp_path / "test_fake.py")],
+                         cwd=repo, env={**os.environ, "PYTHONPATH": str(repo)}, capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 0, res.stdout + res.stderr
+    [run] = load.load([tmp_path / "results"])
+    assert run.schema_version == 2
+    assert {t["id"].rsplit("::", 1)[-1]: t.get("metric_ids") for t in run.tests} == {
+        "test_fake[a]": {"fake.a.rps": "rps", "fake.every.n": "n"}, "test_fake[b]": {"fake.every.n": "n"}}
+    assert find(run, "fake.a.rps") == ({"rps": 1.0, "n": 2}, "rps")
 
 
 # -- schema 1 results, written before metric ids ---------------------------------------------------

@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from proxylab.results import SCHEMA_VERSION, ResultsWriter, RunMetadata, TestRecord, validate
+from proxylab.results import SCHEMA_VERSION, ResultsWriter, RunMetadata, TestRecord, image_source, validate
 
 
 def _meta() -> RunMetadata:
@@ -34,3 +34,19 @@ def test_validate_names_the_problems() -> None:
     assert any(p.startswith("run.mode: missing") for p in problems)
     assert any("verdict" in p for p in problems)
     assert any("metrics" in p for p in problems)
+
+
+def test_records_carry_their_metric_ids_and_both_schemas_validate(tmp_path: Path) -> None:
+    w = ResultsWriter(tmp_path / "results.json", _meta())
+    w.add(TestRecord("t::a[x]", "passed", metrics={"rps": 1.0}, metric_ids={"t.x.rps": "rps"}))
+    doc = json.loads(w.path.read_text())
+    assert doc["schema_version"] == 2 and doc["tests"][0]["metric_ids"] == {"t.x.rps": "rps"}
+    assert validate(doc) == []
+    doc["schema_version"] = 1  # written before metric ids: still read
+    del doc["tests"][0]["metric_ids"]
+    assert validate(doc) == []
+
+
+def test_image_source_is_one_of_the_known_values() -> None:
+    assert [image_source(s) for s in ("pull", "offline", "unknown", "", "auto")] == \
+        ["pull", "offline", "unknown", "unknown", "unknown"]
