@@ -30,6 +30,8 @@ from proxylab.results import MetricId, declared, metric_ids_for, records
 from reports import load
 from reports.differences import differences
 from reports.headline import ALONG_K, FIGURES, HeadlineRow, table
+from reports.model import assemble
+from reports.render import html
 from reports.sources import LEGACY, find
 from suites.conformance.known_differences import KNOWN_DIFFERENCES
 
@@ -238,3 +240,17 @@ def test_schema_2_does_not_fall_back_to_test_names(tmp_path: Path) -> None:
 
 def test_legacy_names_cover_every_id_the_report_used_before_ids() -> None:
     assert {f.id for f in (*FIGURES, *ALONG_K)} <= set(LEGACY)
+
+
+def test_a_schema_2_run_reports_with_schema_1_history(tmp_path: Path) -> None:
+    """Nightly history written before ids beside tonight's run: one report, trends and regressions."""
+    old = _old(tmp_path)
+    new = []
+    for r in old:
+        doc = _as_schema_2(r, "")
+        doc["run"]["run_id"], doc["run"]["started"] = "tonight", "2030-01-01T00:00:00Z"
+        new.append(load.parse(r.path.parent.parent.parent / "tonight" / r.mode / "results.json", json.dumps(doc)))
+    data = assemble(new, old, generated="now")
+    assert data.run_ids == ["tonight"] and data.history_runs[-1] == "tonight" and data.trends
+    assert _shown(data.headline) == _shown(table(old))
+    assert "tonight" in html(data)
