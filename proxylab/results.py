@@ -1,24 +1,35 @@
 """The results schema: one results.json per run and mode, written as tests finish.
 
-Schema (``schema_version`` 1)::
+One typed definition serves both sides: the suites write through ``ResultsWriter`` (dataclasses
+whose ``to_doc`` builds the TypedDicts below) and the report reads the same TypedDicts back
+(``reports/load.py``, after ``validate`` has checked a file against them). Change a field here and
+mypy points at every writer and reader that has to follow.
+
+Schema (``schema_version`` 2; version 1 files, written before metric ids, still load)::
 
     {
-      "schema_version": 1,
+      "schema_version": 2,
       "run": {
         "run_id": str, "mode": str, "started": ISO-8601, "finished": ISO-8601 | null,
         "versions": {"kubernetes": str, "kind": str, "containerd": str, ..., "proxy": str},
         "images": "pull" | "offline" | "unknown",
         "host": {"kernel": str, "cpus": int, "cgroups": str, "hostname": str},
         "git_commit": str | null,
-        "cluster": {"name": str, "up_seconds": float} | null,
+        "cluster": {"name": str, "up_seconds": float, "nodes": [str]} | null,
         "mode_status": "ran" | "skipped" | "failed", "mode_reason": str,
         "proxy_features": {str: any JSON} | null   (ebpf: what Cilium was asked for and reports)
       },
       "tests": [
         {"id": str, "verdict": "passed" | "failed" | "skipped", "reason": str,
-         "duration": float, "finished": ISO-8601, "metrics": {str: any JSON}}
+         "duration": float, "finished": ISO-8601, "metrics": {str: any JSON},
+         "metric_ids": {metric id: key in metrics}   (version 2)}
       ]
     }
+
+``metric_ids`` names the figures a test records by stable ids (``MetricId``, declared next to the
+test with ``@records``), so the report's headline finds them by id, not by the test's name. In a
+version 1 file there are none: the report falls back to the test names of that time
+(``reports/sources.py``).
 
 The file is rewritten atomically (temp file + rename) after every test, so a crash or Ctrl-C
 keeps everything measured up to that point.
@@ -33,14 +44,74 @@ import re
 import socket
 import subprocess
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NotRequired, TypedDict, TypeVar, cast, get_args
 
 from .errors import InvalidArgument
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_SCHEMAS = (1, 2)  # 1: before metric ids (the report finds version 1 figures by test name)
+
 Verdict = Literal["passed", "failed", "skipped"]
+ModeStatus = Literal["ran", "skipped", "failed"]
+ImageSource = Literal["pull", "offline", "unknown"]
+VERDICTS: tuple[Verdict, ...] = get_args(Verdict)
+MODE_STATUSES: tuple[ModeStatus, ...] = get_args(ModeStatus)
+IMAGE_SOURCES: tuple[ImageSource, ...] = get_args(ImageSource)
+
+Metrics = dict[str, Any]
+"""What one test measured: free-form JSON (numbers, curves, repeat statistics, timelines); the
+keys the report understands are its contract, ``reports/metrics.py``."""
+
+
+class HostDoc(TypedDict, total=False):
+    kernel: str
+    cpus: int
+    cgroups: str
+    hostname: str
+
+
+class ClusterDoc(TypedDict, total=False):
+    name: str
+    up_seconds: float | None
+    nodes: list[str]
+
+
+class RunDoc(TypedDict):
+    run_id: str
+    mode: str
+    versions: dict[str, str]
+    images: NotRequired[ImageSource]
+    host: HostDoc
+    git_commit: NotRequired[str | None]
+    started: str
+    finished: NotRequired[str | None]
+    cluster: NotRequired[ClusterDoc | None]
+    mode_status: NotRequired[ModeStatus]
+    mode_reason: NotRequired[str]
+    proxy_features: NotRequired[dict[str, Any] | None]
+
+
+class RecordDoc(TypedDict):
+    """One test's record (not named Test*: pytest would try to collect it where it is imported)."""
+
+    id: str
+    verdict: Verdict
+    reason: NotRequired[str]
+    duration: NotRequired[float]
+    finished: NotRequired[str]
+    metrics: Metrics
+    metric_ids: NotRequired[dict[str, str]]  # metric id -> key in metrics (schema 2)
+
+
+class ResultsDoc(TypedDict):
+    schema_version: int
+    run: RunDoc
+    tests: NotRequired[list[RecordDoc]]
+
+
 RUN_ID_MAX = 128
 _RUN_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
@@ -70,6 +141,63 @@ def git_commit(cwd: Path | None = None) -> str | None:
     return res.stdout.strip() or None if res.returncode == 0 else None
 
 
+_METRIC_ID_RE = re.compile(r"[a-z][a-z0-9_]*(\.[a-z0-9][a-z0-9_]*)+")
+_DECLARED = "__proxylab_metric_ids__"
+
+
+@dataclass(frozen=True)
+class MetricId:
+    """A stable name for one figure a test records, declared in the test's module and attached to
+    the test with ``@records``: the report's headline and differences find figures by these ids,
+    so renaming a test (or moving it to another module) keeps its rows.
+
+    ``metric`` is the key of the test's ``metrics`` holding the figure (its repeat statistics are
+    ``<metric>_stats``); ``param``, for a parametrized test, the parameter id (``keepalive`` of
+    ``test_cluster_ip[keepalive]``) whose run records it (None: every run of the test).
+    """
+
+    id: str
+    metric: str
+    param: str | None = None
+
+    def __post_init__(self) -> None:
+        if not _METRIC_ID_RE.fullmatch(self.id):
+            raise ValueError(f"metric id {self.id!r}: use dotted lowercase names, e.g. 'throughput.newconn_ratio'")
+        if not self.metric:
+            raise ValueError(f"metric id {self.id!r}: names no metric key")
+
+
+_F = TypeVar("_F", bound=Callable[..., object])
+
+
+def records(*ids: MetricId) -> Callable[[_F], _F]:
+    """Declare the metric ids a test function records (any order with pytest's own decorators)."""
+    def mark(fn: _F) -> _F:
+        declared: tuple[MetricId, ...] = (*getattr(fn, _DECLARED, ()), *ids)
+        names = [m.id for m in declared]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"{getattr(fn, '__name__', fn)}: metric ids declared twice: {', '.join(dup)}")
+        setattr(fn, _DECLARED, declared)
+        return fn
+    return mark
+
+
+def declared(fn: object) -> tuple[MetricId, ...]:
+    """Every MetricId ``@records`` attached to ``fn`` (empty for anything else)."""
+    ids = getattr(fn, _DECLARED, ())
+    return tuple(m for m in ids if isinstance(m, MetricId)) if isinstance(ids, tuple) else ()
+
+
+def metric_ids_for(fn: object, test_name: str) -> dict[str, str]:
+    """The ids one run of a test records, as results.json stores them: {id: metric key}.
+
+    ``test_name`` is pytest's item name, ``test_cluster_ip[keepalive]``: an id declared for another
+    parameter is left out."""
+    param = test_name.partition("[")[2].removesuffix("]") or None
+    return {m.id: m.metric for m in declared(fn) if m.param is None or m.param == param}
+
+
 @dataclass
 class TestRecord:
     __test__ = False  # not a pytest test class despite the name
@@ -79,7 +207,12 @@ class TestRecord:
     reason: str = ""
     duration: float = 0.0
     finished: str = field(default_factory=now_iso)
-    metrics: dict[str, Any] = field(default_factory=dict)
+    metrics: Metrics = field(default_factory=dict)
+    metric_ids: dict[str, str] = field(default_factory=dict)
+
+    def to_doc(self) -> RecordDoc:
+        return {"id": self.id, "verdict": self.verdict, "reason": self.reason, "duration": self.duration,
+                "finished": self.finished, "metrics": self.metrics, "metric_ids": dict(self.metric_ids)}
 
 
 @dataclass
@@ -87,18 +220,29 @@ class RunMetadata:
     run_id: str
     mode: str
     versions: dict[str, str]
-    images: str
-    host: dict[str, Any]
+    images: ImageSource
+    host: HostDoc
     git_commit: str | None
     started: str = field(default_factory=now_iso)
     finished: str | None = None
-    cluster: dict[str, Any] | None = None
-    mode_status: str = "ran"
+    cluster: ClusterDoc | None = None
+    mode_status: ModeStatus = "ran"
     mode_reason: str = ""
     proxy_features: dict[str, Any] | None = None
 
+    def to_doc(self) -> RunDoc:
+        return {"run_id": self.run_id, "mode": self.mode, "versions": dict(self.versions), "images": self.images,
+                "host": self.host, "git_commit": self.git_commit, "started": self.started,
+                "finished": self.finished, "cluster": self.cluster, "mode_status": self.mode_status,
+                "mode_reason": self.mode_reason, "proxy_features": self.proxy_features}
 
-def host_facts() -> dict[str, Any]:
+
+def image_source(strategy: str) -> ImageSource:
+    """How the images were obtained, from ``images.build.last_strategy()`` ('unknown' if unrecognised)."""
+    return next((s for s in IMAGE_SOURCES if s == strategy), "unknown")
+
+
+def host_facts() -> HostDoc:
     from .kernel import cgroup_version
 
     return {"kernel": platform.release(), "cpus": os.cpu_count() or 0, "cgroups": cgroup_version(),
@@ -144,8 +288,8 @@ class ResultsWriter:
         self.run.finished = now_iso()
         self.flush()
 
-    def to_json(self) -> dict[str, Any]:
-        return {"schema_version": SCHEMA_VERSION, "run": asdict(self.run), "tests": [asdict(t) for t in self.tests]}
+    def to_json(self) -> ResultsDoc:
+        return {"schema_version": SCHEMA_VERSION, "run": self.run.to_doc(), "tests": [t.to_doc() for t in self.tests]}
 
     def flush(self) -> None:
         tmp = self.path.with_suffix(".json.tmp")
@@ -153,8 +297,6 @@ class ResultsWriter:
         os.replace(tmp, self.path)
 
 
-MODE_STATUSES = ("ran", "skipped", "failed")
-VERDICTS = ("passed", "failed", "skipped")
 _MAX_PROBLEMS = 20
 
 
@@ -254,6 +396,18 @@ def _opt_str(v: Any) -> bool:
     return v is None or isinstance(v, str)
 
 
+def _int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _str_list(v: Any) -> bool:
+    return isinstance(v, list) and all(isinstance(x, str) for x in v)
+
+
+def _str_map(v: Any) -> bool:
+    return isinstance(v, dict) and all(isinstance(x, str) and x for x in v.values())
+
+
 def _obj(v: Any) -> bool:
     return isinstance(v, dict)
 
@@ -280,9 +434,9 @@ def validate(doc: Any) -> list[str]:
     c.walk(doc)
     if "schema_version" not in doc:
         c.missing("schema_version", f"{SCHEMA_VERSION}")
-    elif type(doc["schema_version"]) is not int or doc["schema_version"] != SCHEMA_VERSION:
-        c.problems.append(f"schema_version: expected {SCHEMA_VERSION}, got {_show(doc['schema_version'])} "
-                          "(written by another proxylab version?)")
+    elif type(doc["schema_version"]) is not int or doc["schema_version"] not in READABLE_SCHEMAS:
+        c.problems.append(f"schema_version: expected {' or '.join(map(str, READABLE_SCHEMAS))}, got "
+                          f"{_show(doc['schema_version'])} (written by another proxylab version?)")
     run = c.field(doc, "run", "", "an object", _obj, required=True)
     if run is not None:
         c.field(run, "run_id", "run", "a non-empty string", _nonempty_str, required=True)
@@ -292,10 +446,15 @@ def validate(doc: Any) -> list[str]:
             for k, v in versions.items():
                 if not isinstance(v, str):
                     c.bad(f"run.versions.{k}", "a string", v)
-        c.field(run, "host", "run", "an object", _obj, required=True)
+        host = c.field(run, "host", "run", "an object", _obj, required=True)
+        if host is not None:
+            for key in ("kernel", "cgroups", "hostname"):
+                c.field(host, key, "run.host", "a string", _str, required=False)
+            c.field(host, "cpus", "run.host", "a whole number", _int, required=False)
         c.field(run, "started", "run", "a string (ISO-8601 time)", _str, required=True)
         c.field(run, "finished", "run", "a string (ISO-8601 time) or null", _opt_str, required=False)
-        c.field(run, "images", "run", "a string", _str, required=False)
+        c.field(run, "images", "run", "one of " + ", ".join(IMAGE_SOURCES), lambda v: v in IMAGE_SOURCES,
+                required=False)
         c.field(run, "git_commit", "run", "a string or null", _opt_str, required=False)
         status = c.field(run, "mode_status", "run", "a string", _str, required=False)
         if status is not None and status not in MODE_STATUSES:
@@ -306,6 +465,7 @@ def validate(doc: Any) -> list[str]:
         if cluster is not None:
             c.field(cluster, "name", "run.cluster", "a string", _str, required=False)
             c.field(cluster, "up_seconds", "run.cluster", "a number or null", _opt_number, required=False)
+            c.field(cluster, "nodes", "run.cluster", "a list of strings", _str_list, required=False)
     tests = c.field(doc, "tests", "", "a list", lambda v: isinstance(v, list), required=False) or []
     for i, t in enumerate(tests):
         path = f"tests[{i}]"
@@ -321,4 +481,21 @@ def validate(doc: Any) -> list[str]:
         c.field(t, "duration", path, "a number", is_json_number, required=False)
         c.field(t, "finished", path, "a string", _str, required=False)
         c.field(t, "metrics", path, "an object", _obj, required=True)
+        c.field(t, "metric_ids", path, "an object of metric id -> metric key (strings)", _str_map, required=False)
     return c.problems
+
+
+class InvalidResults(ValueError):
+    """A document that is not a results.json; ``problems`` as ``validate`` lists them."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def checked(doc: object) -> ResultsDoc:
+    """``doc`` as the typed document it was validated to be; InvalidResults if it is not one."""
+    problems = validate(doc)
+    if problems:
+        raise InvalidResults(problems)
+    return cast(ResultsDoc, doc)  # the one place a JSON value becomes typed: validate checked every field

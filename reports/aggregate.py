@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Literal
 
 from proxylab.modes import ProxyMode
+from proxylab.results import Metrics, ModeStatus, Verdict
 
 from .load import ModeRun
 
 _ORDER = [m.value for m in ProxyMode]
+SummaryStatus = ModeStatus | Literal["incomplete"]  # incomplete: ran, but no finish time
 
 
 def mode_key(mode: str) -> tuple[int, str]:
@@ -50,7 +52,7 @@ def suite_of(nodeid: str) -> str:
 class ModeSummary:
     mode: str
     run_id: str
-    status: str  # ran | skipped | failed | incomplete
+    status: SummaryStatus
     reason: str
     passed: int
     failed: int
@@ -72,7 +74,7 @@ def summarise(run: ModeRun) -> ModeSummary:
     counts = {"passed": 0, "failed": 0, "skipped": 0}
     for t in run.tests:
         counts[t["verdict"]] += 1
-    status = str(run.run.get("mode_status", "ran"))
+    status: SummaryStatus = run.run.get("mode_status", "ran")
     if status == "ran" and not run.run.get("finished"):
         status = "incomplete"  # interrupted, or still running when the report was built
     cluster = run.run.get("cluster") or {}
@@ -83,10 +85,10 @@ def summarise(run: ModeRun) -> ModeSummary:
 
 @dataclass(frozen=True)
 class Cell:
-    verdict: str
+    verdict: Verdict
     reason: str
     duration: float
-    metrics: dict[str, Any]
+    metrics: Metrics
 
 
 @dataclass

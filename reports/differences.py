@@ -2,7 +2,7 @@
 
 Two kinds of finding (tests and thresholds in ``significance.py``):
 
-- **between modes**: a headline figure (same test, same K) where at least one mode is
+- **between modes**: a headline figure (same metric id, same K) where at least one mode is
   significantly better than another; the sentence is the row's verdict;
 - **within a mode, along K**: a curve (``headline.ALONG_K``) whose value at the largest K differs
   significantly from its value at the smallest K in that mode (Welch's t-test on the repeats at
@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from . import significance as sig
+from . import sources
 from .aggregate import mode_key
-from .headline import ALONG_K, Figure, HeadlineRow, curve_at, fmt_k, passed_metrics
+from .headline import ALONG_K, Figure, HeadlineRow, curve_at, fmt_k
 from .load import ModeRun
 
 
@@ -88,10 +89,10 @@ def _changed(mode: str, label: str, c: sig.Change, first: sig.Change | None) -> 
 def _along(fig: Figure, runs: Sequence[ModeRun], out: Differences) -> None:
     changes: dict[str, sig.Change] = {}
     for r in sorted(runs, key=lambda r: mode_key(r.mode)):
-        mx = passed_metrics(r, fig.test)
-        if mx is None:
+        src = sources.find(r, fig.id)
+        if src is None:
             continue
-        values, stats = curve_at(mx, fig.metric)
+        values, stats = curve_at(*src)
         if len(values) < 2 or not stats:
             continue  # one K, or a curve recorded without repeats: nothing to test, nothing to report
         lo, hi = min(values), max(values)

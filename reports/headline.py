@@ -9,6 +9,10 @@ per-repeat values, alpha = 0.05; unreliable figures, CV > 10 %, are marked and n
 Figures come from passing tests only (a failed test's numbers stay in its matrix cell). A figure
 no mode measured, or whose test is absent, is left out; a mode that did not measure it shows a
 dash.
+
+Each figure is named by a metric id, which the test recording it declares in its own module
+(``@records(MetricId(...))``) and results.json stores with its metrics: a test renamed keeps its
+rows. ``suites/unit/test_metric_ids.py`` fails when an id used here is declared by no test.
 """
 
 from __future__ import annotations
@@ -17,29 +21,29 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from proxylab.results import Metrics
+
 from . import metrics as m
 from . import significance as sig
+from . import sources
 from .aggregate import mode_key
 from .load import ModeRun
 from .metrics import Better
 
-SCALE_TEST = "test_data_path_at_scale"  # the Services sweep's curves (suites/performance/test_programming.py)
-
 
 @dataclass(frozen=True)
 class Figure:
-    """Where one headline figure lives in results.json.
+    """One headline figure, named by its metric id.
 
-    ``test``: the test's name after the last ``::`` (with its parameters); ``metric``: a scalar
-    key of its metrics, or a curve ``{K: value}`` when ``curve`` is set (the value at the largest
-    K every reporting mode measured is shown, and the K goes into the label). Its repeat
-    statistics are read from ``<metric>_stats`` (for a curve, ``{K: stats}``). ``scale`` converts
-    the stored unit to the shown one (e.g. seconds to ms).
+    ``id``: the stable id the recording test declares (``proxylab.results.MetricId``; found in
+    results by ``sources.find``): a scalar, or a curve ``{K: value}`` when ``curve`` is set (the
+    value at the largest K every reporting mode measured is shown, and the K goes into the label).
+    Its repeat statistics are read from ``<metric>_stats`` (for a curve, ``{K: stats}``).
+    ``scale`` converts the stored unit to the shown one (e.g. seconds to ms).
     """
 
     label: str
-    test: str
-    metric: str
+    id: str
     unit: str
     better: Better
     curve: bool = False
@@ -47,40 +51,35 @@ class Figure:
 
 
 FIGURES: tuple[Figure, ...] = (
-    Figure("ClusterIP keep-alive throughput / pod-IP baseline", "test_cluster_ip[keepalive]",
-           "ratio_to_baseline", "x", "higher"),
-    Figure("ClusterIP new-connection throughput / pod-IP baseline", "test_cluster_ip[newconn]",
-           "ratio_to_baseline", "x", "higher"),
-    Figure("ClusterIP new-connection p99 latency", "test_cluster_ip[newconn]", "p99_ms", "ms", "lower"),
+    Figure("ClusterIP keep-alive throughput / pod-IP baseline", "throughput.keepalive.ratio_to_baseline", "x",
+           "higher"),
+    Figure("ClusterIP new-connection throughput / pod-IP baseline", "throughput.newconn.ratio_to_baseline", "x",
+           "higher"),
+    Figure("ClusterIP new-connection p99 latency", "throughput.newconn.p99_ms", "ms", "lower"),
     # the compiled closed-loop generator (wrk) on one backend: capacity rather than locust's ceiling
-    Figure("ClusterIP keep-alive capacity / pod-IP baseline (wrk)", "test_data_path[keepalive]",
-           "ratio_to_baseline", "x", "higher"),
-    Figure("ClusterIP new-connection capacity / pod-IP baseline (wrk)", "test_data_path[newconn]",
-           "ratio_to_baseline", "x", "higher"),
-    Figure("kernel CPU per new connection (wrk)", "test_data_path[newconn]", "kernel_us_per_request",
-           m.MICROSECONDS, "lower"),
-    Figure("many Services: new-connection throughput / pod-IP baseline", SCALE_TEST,
-           "newconn_ratio_to_baseline", "x", "higher", curve=True),
-    Figure("many Services: new-connection throughput, largest K / smallest K", SCALE_TEST,
-           "newconn_ratio_to_smallest_k", "x", "higher", curve=True),
-    Figure("many Services: connect p99 latency", SCALE_TEST, "connect_p99_ms", "ms", "lower", curve=True),
-    Figure("many Services: kernel CPU per new connection", SCALE_TEST, "kernel_cpu_us_per_request",
-           m.MICROSECONDS, "lower", curve=True),
-    Figure("failover, backend killed: victim out after", "test_failover[kill]", "victim_gone_s", "s", "lower"),
+    Figure("ClusterIP keep-alive capacity / pod-IP baseline (wrk)", "datapath.keepalive.ratio_to_baseline", "x",
+           "higher"),
+    Figure("ClusterIP new-connection capacity / pod-IP baseline (wrk)", "datapath.newconn.ratio_to_baseline", "x",
+           "higher"),
+    Figure("kernel CPU per new connection (wrk)", "datapath.newconn.kernel_us_per_request", m.MICROSECONDS, "lower"),
+    Figure("many Services: new-connection throughput / pod-IP baseline", "scale.newconn_ratio_to_baseline", "x",
+           "higher", curve=True),
+    Figure("many Services: new-connection throughput, largest K / smallest K", "scale.newconn_ratio_to_smallest_k",
+           "x", "higher", curve=True),
+    Figure("many Services: connect p99 latency", "scale.connect_p99_ms", "ms", "lower", curve=True),
+    Figure("many Services: kernel CPU per new connection", "scale.kernel_cpu_us_per_request", m.MICROSECONDS,
+           "lower", curve=True),
+    Figure("failover, backend killed: victim out after", "failover.kill.victim_gone_s", "s", "lower"),
     # per repeat (mean), not errors_total: the test and the interval need the per-repeat values
-    Figure("failover, backend killed: failed requests per repeat", "test_failover[kill]", "errors", "", "lower"),
-    Figure("failover, backend unready: victim out after", "test_failover[unready]", "victim_gone_s", "s", "lower"),
-    Figure("failover, backend drained: failed requests per repeat", "test_failover[drain]", "errors", "", "lower"),
-    Figure("new Service: first success after", "test_programming_latency_new_service",
-           "programming_latency", "s", "lower", curve=True),
-    Figure("new endpoint: first success after", "test_programming_latency_new_endpoint",
-           "programming_latency", "s", "lower", curve=True),
-    Figure("first packet (TCP connect) p50", "test_first_packet_latency",
-           "first_packet_latency", "ms", "lower", curve=True, scale=1000.0),
-    Figure("proxy CPU while Services are created", "test_proxy_resources_during_sweep",
-           "cpu_millicores", "millicores", "lower"),
-    Figure("proxy memory after the Service sweep", "test_proxy_resources_during_sweep",
-           "memory_mib", "MiB", "lower"),
+    Figure("failover, backend killed: failed requests per repeat", "failover.kill.errors", "", "lower"),
+    Figure("failover, backend unready: victim out after", "failover.unready.victim_gone_s", "s", "lower"),
+    Figure("failover, backend drained: failed requests per repeat", "failover.drain.errors", "", "lower"),
+    Figure("new Service: first success after", "programming.new_service.latency", "s", "lower", curve=True),
+    Figure("new endpoint: first success after", "programming.new_endpoint.latency", "s", "lower", curve=True),
+    Figure("first packet (TCP connect) p50", "programming.first_packet_latency", "ms", "lower", curve=True,
+           scale=1000.0),
+    Figure("proxy CPU while Services are created", "sweep.proxy_cpu_millicores", "millicores", "lower"),
+    Figure("proxy memory after the Service sweep", "sweep.proxy_memory_mib", "MiB", "lower"),
 )
 
 # Curves whose change from the smallest to the largest K is tested within each mode ("Where the
@@ -88,17 +87,14 @@ FIGURES: tuple[Figure, ...] = (
 # so are the *_ratio_to_baseline ones (the pod-IP baseline does not depend on K: same change as *_rps).
 # A curve recorded without repeat statistics (today connect_p99_ms, sync_seconds) is skipped quietly.
 ALONG_K: tuple[Figure, ...] = (
-    Figure("new-connection throughput", SCALE_TEST, "newconn_rps", "requests/s", "higher", curve=True),
-    Figure("keep-alive throughput", SCALE_TEST, "keepalive_rps", "requests/s", "higher", curve=True),
-    Figure("new-connection p99 latency under load", SCALE_TEST, "newconn_p99_ms", "ms", "lower", curve=True),
-    Figure("connect p99 latency", SCALE_TEST, "connect_p99_ms", "ms", "lower", curve=True),
-    Figure("kernel CPU per new connection", SCALE_TEST, "kernel_cpu_us_per_request", m.MICROSECONDS, "lower",
-           curve=True),
-    Figure("proxy sync time", SCALE_TEST, "sync_seconds", "s", "lower", curve=True),
-    Figure("new Service programming latency", "test_programming_latency_new_service", "programming_latency",
-           "s", "lower", curve=True),
-    Figure("new endpoint programming latency", "test_programming_latency_new_endpoint", "programming_latency",
-           "s", "lower", curve=True),
+    Figure("new-connection throughput", "scale.newconn_rps", "requests/s", "higher", curve=True),
+    Figure("keep-alive throughput", "scale.keepalive_rps", "requests/s", "higher", curve=True),
+    Figure("new-connection p99 latency under load", "scale.newconn_p99_ms", "ms", "lower", curve=True),
+    Figure("connect p99 latency", "scale.connect_p99_ms", "ms", "lower", curve=True),
+    Figure("kernel CPU per new connection", "scale.kernel_cpu_us_per_request", m.MICROSECONDS, "lower", curve=True),
+    Figure("proxy sync time", "scale.sync_seconds", "s", "lower", curve=True),
+    Figure("new Service programming latency", "programming.new_service.latency", "s", "lower", curve=True),
+    Figure("new endpoint programming latency", "programming.new_endpoint.latency", "s", "lower", curve=True),
 )
 
 
@@ -144,16 +140,7 @@ class HeadlineRow:
         return self.ranking.text()
 
 
-def passed_metrics(run: ModeRun, test: str) -> dict[str, Any] | None:
-    """The metrics of the passing test named ``test`` (after the last ``::``) in one mode's run."""
-    for t in run.tests:
-        if t["id"].rsplit("::", 1)[-1] == test and t.get("verdict") == "passed":
-            metrics: dict[str, Any] = t.get("metrics", {})
-            return metrics
-    return None
-
-
-def curve_at(mx: dict[str, Any], metric: str) -> tuple[dict[float, float], dict[float, Any]]:
+def curve_at(mx: Metrics, metric: str) -> tuple[dict[float, float], dict[float, Any]]:
     """A curve's values and its stats, both keyed by K."""
     return dict(m.curve_points(mx.get(metric)) or []), m.curve_stats(m.stats_of(mx, metric))
 
@@ -166,12 +153,12 @@ def _cell(value: float, stats: Any, scale: float) -> tuple[HeadlineCell, sig.Sam
 
 
 def _row(fig: Figure, runs: Sequence[ModeRun]) -> HeadlineRow | None:
-    found = {r.mode: mx for r in sorted(runs, key=lambda r: mode_key(r.mode))
-             if (mx := passed_metrics(r, fig.test)) is not None}
+    found = {r.mode: src for r in sorted(runs, key=lambda r: mode_key(r.mode))
+             if (src := sources.find(r, fig.id)) is not None}
     label, k = fig.label, None
     points: dict[str, tuple[float, Any]] = {}  # mode -> (value, stats)
     if fig.curve:
-        curves = {mode: c for mode, mx in found.items() if (c := curve_at(mx, fig.metric))[0]}
+        curves = {mode: c for mode, (mx, key) in found.items() if (c := curve_at(mx, key))[0]}
         shared = set.intersection(*(set(v) for v, _ in curves.values())) if curves else set()
         if not shared:
             return None
@@ -179,8 +166,8 @@ def _row(fig: Figure, runs: Sequence[ModeRun]) -> HeadlineRow | None:
         label = f"{label} (K = {fmt_k(k)} Services)"
         points = {mode: (values[k], stats.get(k)) for mode, (values, stats) in curves.items()}
     else:
-        points = {mode: (float(mx[fig.metric]), m.stats_of(mx, fig.metric)) for mode, mx in found.items()
-                  if m.is_number(mx.get(fig.metric))}
+        points = {mode: (float(mx[key]), m.stats_of(mx, key)) for mode, (mx, key) in found.items()
+                  if m.is_number(mx.get(key))}
     if not points:
         return None
     cells, samples = {}, {}

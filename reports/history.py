@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from . import metrics as m
 from .aggregate import mode_key, run_key, short_test_id
+from .chartspec import ChartSpec
 from .load import ModeRun
-from .performance import ChartSpec
 
 DEFAULT_THRESHOLD = 0.10
 SeriesKey = tuple[str, str]  # (test label or "run", metric)
@@ -114,7 +114,7 @@ def regressions(runs: Sequence[ModeRun], threshold: float = DEFAULT_THRESHOLD) -
 def charts(runs: Sequence[ModeRun]) -> list[ChartSpec]:
     """One trend chart per (test, metric): x = run id (oldest first), one line per mode."""
     order = run_order(runs)
-    specs = []
+    specs: list[ChartSpec] = []
     for i, ((test, metric), per_mode) in enumerate(sorted(series(runs).items())):
         mi = m.info(metric)
         unit = f" ({mi.unit})" if mi and mi.unit else ""

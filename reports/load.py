@@ -10,10 +10,9 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from proxylab.errors import ProxylabError
-from proxylab.results import validate
+from proxylab.results import InvalidResults, RecordDoc, ResultsDoc, RunDoc, checked
 
 RESULTS_NAME = "results.json"
 
@@ -32,12 +31,15 @@ class ModeRun:
     """One results.json: one mode of one run."""
 
     path: Path
-    doc: dict[str, Any]
+    doc: ResultsDoc
 
     @property
-    def run(self) -> dict[str, Any]:
-        run: dict[str, Any] = self.doc["run"]
-        return run
+    def schema_version(self) -> int:
+        return self.doc["schema_version"]
+
+    @property
+    def run(self) -> RunDoc:
+        return self.doc["run"]
 
     @property
     def run_id(self) -> str:
@@ -48,9 +50,8 @@ class ModeRun:
         return str(self.run["mode"])
 
     @property
-    def tests(self) -> list[dict[str, Any]]:
-        tests: list[dict[str, Any]] = self.doc.get("tests", [])
-        return tests
+    def tests(self) -> list[RecordDoc]:
+        return self.doc.get("tests", [])
 
 
 def display(path: Path) -> str:
@@ -95,11 +96,17 @@ def parse(path: Path, text: str) -> ModeRun:
     except ValueError as exc:  # JSONDecodeError; also integers longer than Python's digit limit
         raise ReportError(f"{display(path)}: is not JSON ({exc}); was the run killed while writing? "
                           f"delete the file or rerun that mode") from None
-    problems = validate(doc)
-    if problems:
+    return from_doc(path, doc)
+
+
+def from_doc(path: Path, doc: object) -> ModeRun:
+    """A ModeRun from a parsed JSON value, validated; the error is one line naming the file and the field."""
+    try:
+        return ModeRun(path=path, doc=checked(doc))
+    except InvalidResults as exc:
+        problems = exc.problems
         more = f"; and {len(problems) - 3} more" if len(problems) > 3 else ""
-        raise ReportError(f"{display(path)}: " + "; ".join(problems[:3]) + more)
-    return ModeRun(path=path, doc=doc)
+        raise ReportError(f"{display(path)}: " + "; ".join(problems[:3]) + more) from None
 
 
 def read(path: Path) -> ModeRun:

@@ -29,6 +29,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from proxylab.results import Metrics
+
 Better = Literal["lower", "higher"]
 
 
@@ -139,7 +141,7 @@ def curve_points(value: Any) -> list[tuple[float, float]] | None:
     return sorted(out) or None
 
 
-def is_performance(metrics: dict[str, Any]) -> bool:
+def is_performance(metrics: Metrics) -> bool:
     """Whether a test's metrics hold anything the performance section charts."""
     return any(
         (k in SCALARS and is_number(v)) or (k in CURVES and curve_points(v))
@@ -148,7 +150,7 @@ def is_performance(metrics: dict[str, Any]) -> bool:
     )
 
 
-def stats_of(metrics: dict[str, Any], key: str) -> Any:
+def stats_of(metrics: Metrics, key: str) -> Any:
     """The ``<key>_stats`` sibling of a figure (None if the suite recorded none)."""
     return metrics.get(key + STATS_SUFFIX)
 
@@ -166,7 +168,7 @@ def curve_stats(value: Any) -> dict[float, Any]:
     return out
 
 
-def invalid_runs(metrics: dict[str, Any]) -> list[str]:
+def invalid_runs(metrics: Metrics) -> list[str]:
     """The runs a suite discarded (``invalid_runs``), as strings; [] if none."""
     value = metrics.get(INVALID_RUNS)
     return [str(v) for v in value] if isinstance(value, list) else []

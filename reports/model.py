@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 
 from . import differences, headline, history, performance, significance
 from .aggregate import EnvRow, MatrixRow, ModeSummary, environment, matrix, mode_key, split_latest, summarise
+from .chartspec import ChartSpec
 from .load import ModeRun
-from .performance import ChartSpec, PerfSection
+from .performance import PerfSection
 
 
 @dataclass

@@ -12,15 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+
+from proxylab.results import Metrics
 
 from . import metrics as m
 from . import significance as sig
 from .aggregate import mode_key, short_test_id
+from .chartspec import Band, ChartSpec, Point
 from .headline import fmt_k
 from .load import ModeRun
-
-ChartSpec = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -59,9 +59,9 @@ def _slug(*parts: str) -> str:
     return "-".join("".join(c if c.isalnum() else "_" for c in p) for p in parts)
 
 
-def _perf_tests(runs: Sequence[ModeRun]) -> dict[str, dict[str, dict[str, Any]]]:
+def _perf_tests(runs: Sequence[ModeRun]) -> dict[str, dict[str, Metrics]]:
     """test id -> mode -> metrics, for tests whose metrics hold something chartable."""
-    out: dict[str, dict[str, dict[str, Any]]] = {}
+    out: dict[str, dict[str, Metrics]] = {}
     for r in sorted(runs, key=lambda r: mode_key(r.mode)):
         for t in r.tests:
             if m.is_performance(t.get("metrics", {})):
@@ -73,16 +73,16 @@ def _xy_chart(cid: str, title: str, x_title: str, y_title: str,
               per_mode: dict[str, list[tuple[float, float]]]) -> ChartSpec:
     return {"id": cid, "title": title, "type": "line", "x": {"title": x_title, "type": "linear"},
             "y": {"title": y_title},
-            "datasets": [{"label": mode, "data": [{"x": x, "y": y} for x, y in pts]}
+            "datasets": [{"label": mode, "data": [Point(x=x, y=y) for x, y in pts]}
                          for mode, pts in per_mode.items()]}
 
 
-def _samples(stats: dict[str, Any]) -> dict[str, sig.Sample]:
+def _samples(stats: dict[str, object]) -> dict[str, sig.Sample]:
     return {mode: s for mode, st in stats.items() if (s := sig.sample(st)) is not None}
 
 
 def _curve_chart(test: str, key: str, curves: dict[str, list[tuple[float, float]]],
-                 per_mode: dict[str, dict[str, Any]]) -> ChartSpec:
+                 per_mode: dict[str, Metrics]) -> ChartSpec:
     """A curve over K, with each mode's 95 % interval as a band and its unreliable points named."""
     mi = m.CURVES[key]
     spec = _xy_chart(_slug("curve", test, key), f"{mi.label} vs number of Services: {test}",
@@ -91,13 +91,14 @@ def _curve_chart(test: str, key: str, curves: dict[str, list[tuple[float, float]
     for ds in spec["datasets"]:
         mode = ds["label"]
         at = m.curve_stats(m.stats_of(per_mode[mode], key))
-        band, marks = [], []
+        band: list[Band] = []
+        marks: list[str] = []
         for k, _ in curves[mode]:
             s = sig.sample(at.get(k))
             if s is None:
                 continue
             if s.ci95 is not None:
-                band.append({"x": k, "lo": s.ci95[0], "hi": s.ci95[1]})
+                band.append(Band(x=k, lo=s.ci95[0], hi=s.ci95[1]))
             if s.unreliable:
                 marks.append(f"{fmt_k(k)} {s.unreliable.removeprefix('unreliable ')}")
         if band:

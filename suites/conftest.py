@@ -31,6 +31,8 @@ from proxylab.results import (
     TestRecord,
     git_commit,
     host_facts,
+    image_source,
+    metric_ids_for,
     new_run_id,
     validate_run_id,
 )
@@ -86,7 +88,7 @@ def _writer(config: pytest.Config) -> ResultsWriter:
         path = Path(config.getoption("--results-dir")) / run_id / mode.value / "results.json"
         versions = load_pins().as_dict() | {"proxy": f"kube-proxy {load_pins().kubernetes}"
                                             if mode.facts.uses_kube_proxy else _proxy_name(mode)}
-        meta = RunMetadata(run_id=run_id, mode=mode.value, versions=versions, images=last_strategy(),
+        meta = RunMetadata(run_id=run_id, mode=mode.value, versions=versions, images=image_source(last_strategy()),
                            host=host_facts(), git_commit=git_commit(Path(__file__).parent))
         config.stash[WRITER] = ResultsWriter(path, meta)
         if config.stash[WRITER].interrupted is not None:
@@ -183,7 +185,8 @@ def pytest_runtest_makereport(
     if report.when == "teardown":
         _writer(item.config).add(TestRecord(id=item.nodeid, verdict=state["verdict"], reason=state["reason"],
                                             duration=round(state["duration"], 3),
-                                            metrics=item.stash.get(METRICS, {})))
+                                            metrics=item.stash.get(METRICS, {}),
+                                            metric_ids=metric_ids_for(getattr(item, "function", None), item.name)))
     return report
 
 

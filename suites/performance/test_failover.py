@@ -24,6 +24,7 @@ from operators.fixture.client import Fixture
 from proxylab.convergence import parse_series
 from proxylab.perf import failover, summary
 from proxylab.perf.profile import PerfConfig
+from proxylab.results import MetricId, records
 from suites.conformance.conftest import Namespace
 
 from .conftest import client_node, in_background
@@ -37,6 +38,11 @@ TIMEOUT_MS = 300  # per request; an unanswered SYN shows up as an error this fas
 ACTIONS = ("kill", "unready", "drain")
 ERROR_FREE = ("unready", "drain")  # the victim can still answer: a failed request is a proxy fault
 
+# Stable ids of the figures the report's headline compares (reports/headline.py), recorded in results.json.
+KILL_VICTIM_GONE = MetricId("failover.kill.victim_gone_s", "victim_gone_s", param="kill")
+KILL_ERRORS = MetricId("failover.kill.errors", "errors", param="kill")
+UNREADY_VICTIM_GONE = MetricId("failover.unready.victim_gone_s", "victim_gone_s", param="unready")
+DRAIN_ERRORS = MetricId("failover.drain.errors", "errors", param="drain")
 
 @dataclass
 class Pool:
@@ -84,6 +90,7 @@ def _one(p: Pool, perf: PerfConfig, action: str, repeat: int) -> tuple[failover.
     return f, victim, {"operator_record": record, "probe_started": started, "fault_at": fault_at}
 
 
+@records(KILL_VICTIM_GONE, KILL_ERRORS, UNREADY_VICTIM_GONE, DRAIN_ERRORS)
 @pytest.mark.parametrize("action", ACTIONS)
 def test_failover(pool: Pool, perf: PerfConfig, metrics: dict[str, Any], action: str) -> None:
     runs = [_one(pool, perf, action, r) for r in range(perf.repeats)]

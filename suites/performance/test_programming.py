@@ -42,6 +42,7 @@ from proxylab.guard import SERVICE_CIDR
 from proxylab.modes import ProxyMode
 from proxylab.perf import dataplane, interference, resources, summary
 from proxylab.perf.profile import PerfConfig
+from proxylab.results import MetricId, records
 from proxylab.shell import run
 from proxylab.wait import wait_for
 from suites.conformance.conftest import Namespace
@@ -57,6 +58,17 @@ PROBE_DEADLINE_S = 120
 BULK_THREADS = 16
 NO_REFUSAL_WAIT_S = 3.0
 CONNECT_BATCHES = 5
+
+# Stable ids of the figures the report's headline and "where the modes differ" compare
+# (reports/headline.py), recorded in results.json.
+NEW_SERVICE_LATENCY = MetricId("programming.new_service.latency", "programming_latency")
+NEW_ENDPOINT_LATENCY = MetricId("programming.new_endpoint.latency", "programming_latency")
+FIRST_PACKET_LATENCY = MetricId("programming.first_packet_latency", "first_packet_latency")
+PROXY_CPU = MetricId("sweep.proxy_cpu_millicores", "cpu_millicores")
+PROXY_MEMORY = MetricId("sweep.proxy_memory_mib", "memory_mib")
+SCALE_FIGURES = tuple(MetricId(f"scale.{key}", key) for key in (
+    "newconn_ratio_to_baseline", "newconn_ratio_to_smallest_k", "connect_p99_ms", "kernel_cpu_us_per_request",
+    "newconn_rps", "keepalive_rps", "newconn_p99_ms", "sync_seconds"))
 # Explicit ClusterIPs come from the start of the range, which the allocator keeps for them
 # (dynamic allocation prefers the upper band); .1 is `kubernetes`, .10 is DNS.
 _STATIC_IPS = (str(a) for a in itertools.islice(ipaddress.ip_network(SERVICE_CIDR).hosts(), 20, 250))
@@ -321,6 +333,7 @@ def _curve(sw: Sweep, part: str) -> tuple[dict[str, float | None], dict[str, Any
     return curve, stats
 
 
+@records(NEW_SERVICE_LATENCY)
 def test_programming_latency_new_service(sweep: Sweep, metrics: dict[str, Any]) -> None:
     _require(sweep)
     curve, stats = _curve(sweep, "new_service")
@@ -333,6 +346,7 @@ def test_programming_latency_new_service(sweep: Sweep, metrics: dict[str, Any]) 
             assert m["valid"] and m["reached"], f"K={k}: new Service at {m['ip']} never answered: {m}"
 
 
+@records(NEW_ENDPOINT_LATENCY)
 def test_programming_latency_new_endpoint(sweep: Sweep, metrics: dict[str, Any]) -> None:
     _require(sweep)
     curve, stats = _curve(sweep, "new_endpoint")
@@ -344,6 +358,7 @@ def test_programming_latency_new_endpoint(sweep: Sweep, metrics: dict[str, Any])
             assert m["valid"] and m["reached"], f"K={k}: endpoint at {m['ip']} never answered: {m}"
 
 
+@records(FIRST_PACKET_LATENCY)
 def test_first_packet_latency(sweep: Sweep, metrics: dict[str, Any]) -> None:
     _require(sweep)
     metrics.update(
@@ -372,6 +387,7 @@ def test_proxy_sync_metrics(sweep: Sweep, proxy: ProxyObserver, metrics: dict[st
                                             "observation while Services were created")
 
 
+@records(PROXY_CPU, PROXY_MEMORY)
 def test_proxy_resources_during_sweep(sweep: Sweep, metrics: dict[str, Any]) -> None:
     _require(sweep)
     if not any(e["proxy_usage_bulk_per_pod"] for e in sweep.at.values()):
@@ -399,6 +415,7 @@ def _curve_stats(sw: Sweep, get: Any) -> tuple[dict[str, float], dict[str, Any]]
     return curve, stats
 
 
+@records(*SCALE_FIGURES)
 def test_data_path_at_scale(sweep: Sweep, metrics: dict[str, Any]) -> None:
     """The curves that decide between modes: new-connection and keep-alive capacity, first-packet
     latency and the kernel's CPU per request at each K, each against the smallest K and against

@@ -19,6 +19,7 @@ from loadgen.fastgen import FastSpec
 from proxylab import manifests
 from proxylab.perf import interference, resources, summary
 from proxylab.perf.profile import PerfConfig
+from proxylab.results import MetricId, records
 from suites.conformance.conftest import Namespace
 
 from . import datapath
@@ -28,6 +29,15 @@ pytestmark = pytest.mark.e2e
 
 BACKENDS = 5
 CONNS = {"keepalive": True, "newconn": False}
+
+# Stable ids of the figures the report's headline compares (reports/headline.py), recorded in results.json.
+KEEPALIVE_RATIO = MetricId("throughput.keepalive.ratio_to_baseline", "ratio_to_baseline", param="keepalive")
+NEWCONN_RATIO = MetricId("throughput.newconn.ratio_to_baseline", "ratio_to_baseline", param="newconn")
+NEWCONN_P99 = MetricId("throughput.newconn.p99_ms", "p99_ms", param="newconn")
+DATAPATH_KEEPALIVE_RATIO = MetricId("datapath.keepalive.ratio_to_baseline", "ratio_to_baseline", param="keepalive")
+DATAPATH_NEWCONN_RATIO = MetricId("datapath.newconn.ratio_to_baseline", "ratio_to_baseline", param="newconn")
+DATAPATH_NEWCONN_KERNEL_CPU = MetricId("datapath.newconn.kernel_us_per_request", "kernel_us_per_request",
+                                       param="newconn")
 
 
 @dataclass
@@ -157,6 +167,7 @@ def test_baseline_pod_ips(echo: Echo, perf: PerfConfig, proxy: ProxyObserver, ru
         assert set(res.backends) == set(echo.pods), res.backends
 
 
+@records(KEEPALIVE_RATIO, NEWCONN_RATIO, NEWCONN_P99)
 @pytest.mark.parametrize("conn", list(CONNS))
 def test_cluster_ip(echo: Echo, perf: PerfConfig, proxy: ProxyObserver, runs: Runs, metrics: dict[str, Any],
                     conn: str) -> None:
@@ -227,6 +238,7 @@ def one(namespace: Namespace) -> One:
 OPEN_LOOP_MAX_ERROR_RATIO = 0.001
 
 
+@records(DATAPATH_KEEPALIVE_RATIO, DATAPATH_NEWCONN_RATIO, DATAPATH_NEWCONN_KERNEL_CPU)
 @pytest.mark.parametrize("conn", list(CONNS))
 def test_data_path(one: One, perf: PerfConfig, metrics: dict[str, Any], conn: str) -> None:
     """Closed-loop capacity through the ClusterIP / the pod IP (wrk, ABBA pairs), then open-loop

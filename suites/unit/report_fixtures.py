@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from reports.load import ModeRun
+from reports.load import ModeRun, from_doc
 
 
 def doc(mode: str, run_id: str = "r2", started: str = "2026-01-02T00:00:00Z", *,
@@ -27,4 +27,5 @@ def rec(nodeid: str, verdict: str = "passed", reason: str = "", **metrics: Any) 
 
 
 def run(d: dict[str, Any]) -> ModeRun:
-    return ModeRun(Path(f"/r/{d['run']['run_id']}/{d['run']['mode']}/results.json"), d)
+    """A loaded run, validated as ``proxylab report`` validates a file."""
+    return from_doc(Path(f"/r/{d['run']['run_id']}/{d['run']['mode']}/results.json"), d)

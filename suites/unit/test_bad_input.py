@@ -118,6 +118,10 @@ def _good() -> dict[str, object]:
     (lambda d: d["run"].__setitem__("cluster", [1]), "run.cluster: expected an object or null, got [1]"),
     (lambda d: d["tests"][0]["metrics"].__setitem__("rps", 10 ** 400), "tests[0].metrics.rps: expected a number"),
     (lambda d: d["tests"][0].__setitem__("id", "\ud800"), "tests[0].id: expected a string of valid Unicode"),
+    (lambda d: d["run"].__setitem__("images", "docker"), 'run.images: expected one of pull, offline, unknown, got "docker"'),
+    (lambda d: d["run"]["host"].__setitem__("cpus", "2"), 'run.host.cpus: expected a whole number, got "2"'),
+    (lambda d: d["tests"][0].__setitem__("metric_ids", {"a.b": 1}),
+     "tests[0].metric_ids: expected an object of metric id -> metric key (strings), got {\"a.b\": 1}"),
 ])
 def test_malformed_results_give_one_line_naming_file_and_field(mutate: object, message: str, tmp_path: Path) -> None:
     d = _good()

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 import reports
 from proxylab.results import validate
-from reports.load import ModeRun, ReportError, parse, read
+from reports.load import ModeRun, ReportError, from_doc, parse, read
 from reports.model import assemble
 from reports.render import html, markdown
 
@@ -44,7 +44,7 @@ VALID = _valid()
 def _earlier() -> ModeRun:
     d = _valid()
     d["run"]["run_id"], d["run"]["started"] = "w", "2025-12-01T00:00:00Z"
-    return ModeRun(Path("results/w/iptables/results.json"), d)
+    return from_doc(Path("results/w/iptables/results.json"), d)
 
 
 def _report(runs: list[ModeRun]) -> None:

@@ -6,8 +6,9 @@ from typing import Any
 
 from proxylab.perf.summary import summarize
 from reports.differences import differences
-from reports.headline import SCALE_TEST, table
+from reports.headline import table
 from reports.load import ModeRun
+from reports.sources import SCALE_TEST
 
 from .report_fixtures import doc, rec, run
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from proxylab.results import SCHEMA_VERSION, ResultsWriter, RunMetadata, TestRecord, validate
+from proxylab.results import SCHEMA_VERSION, ResultsWriter, RunMetadata, TestRecord, image_source, validate
 
 
 def _meta() -> RunMetadata:
@@ -49,3 +49,19 @@ def test_an_interrupted_sessions_results_are_kept_aside_a_finished_one_is_not(tm
     assert keep_interrupted(path) == tmp_path / "results.interrupted-2.json"
     path.write_text(json.dumps({"run": {"finished": "2026-11-30T00:00:00Z"}, "tests": []}))
     assert keep_interrupted(path) is None and path.exists()
+
+
+def test_records_carry_their_metric_ids_and_both_schemas_validate(tmp_path: Path) -> None:
+    w = ResultsWriter(tmp_path / "results.json", _meta())
+    w.add(TestRecord("t::a[x]", "passed", metrics={"rps": 1.0}, metric_ids={"t.x.rps": "rps"}))
+    doc = json.loads(w.path.read_text())
+    assert doc["schema_version"] == 2 and doc["tests"][0]["metric_ids"] == {"t.x.rps": "rps"}
+    assert validate(doc) == []
+    doc["schema_version"] = 1  # written before metric ids: still read
+    del doc["tests"][0]["metric_ids"]
+    assert validate(doc) == []
+
+
+def test_image_source_is_one_of_the_known_values() -> None:
+    assert [image_source(s) for s in ("pull", "offline", "unknown", "", "auto")] == \
+        ["pull", "offline", "unknown", "unknown", "unknown"]
