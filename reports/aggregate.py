@@ -6,15 +6,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from proxylab.modes import ProxyMode
+from proxylab.modes import all_modes
 
 from .load import ModeRun
 
-_ORDER = [m.value for m in ProxyMode]
+_ORDER = [m.value for m in all_modes()]
 
 
 def mode_key(mode: str) -> tuple[int, str]:
-    """Canonical mode order (iptables, nftables, ipvs, ebpf), unknown modes after, by name."""
+    """Canonical mode order (the registry's: iptables, nftables, ipvs, ebpf, ...), unknown modes after, by name."""
     return (_ORDER.index(mode) if mode in _ORDER else len(_ORDER), mode)
 
 

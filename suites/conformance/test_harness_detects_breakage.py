@@ -58,7 +58,7 @@ def test_reachability_check_fails_when_a_node_loses_its_route(namespace: Namespa
 
 def test_readiness_check_fails_when_the_proxy_stops_updating(namespace: Namespace, cluster: Any,
                                                                metrics: dict[str, Any]) -> None:
-    if not cluster.mode.facts.uses_kube_proxy:
+    if not cluster.mode.uses_kube_proxy:
         pytest.skip(f"mode {cluster.mode.value} has no kube-proxy to stop")
     apps = client.AppsV1Api(namespace.api)
     fx = namespace.fixture("frozen", {"replicas": 3})

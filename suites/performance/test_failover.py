@@ -23,7 +23,7 @@ import pytest
 from operators.fixture.client import Fixture
 from proxylab.perf import failover, summary
 from proxylab.perf.profile import PerfConfig
-from suites.conformance.conftest import Namespace
+from suites.namespaces import Namespace
 
 from .conftest import client_node, in_background, python_probe_pod, run_probe
 

@@ -19,7 +19,7 @@ from loadgen.fastgen import FastSpec
 from proxylab import manifests
 from proxylab.perf import interference, resources, summary
 from proxylab.perf.profile import PerfConfig
-from suites.conformance.conftest import Namespace
+from suites.namespaces import Namespace
 
 from . import datapath
 from .conftest import ProxyObserver, client_node, python_probe_pod
