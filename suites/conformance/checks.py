@@ -8,8 +8,7 @@ import time
 from typing import Any
 
 from proxylab.stats import Fairness, fairness
-
-from .conftest import Namespace
+from suites.namespaces import Namespace
 
 
 def assert_all_backends_answer(ns: Namespace, client_pod: str, url: str, backends: set[str], requests: int,

@@ -23,9 +23,9 @@ from kubernetes import client
 from proxylab import kube
 from proxylab.shell import run
 from proxylab.wait import wait_for
+from suites.namespaces import Namespace
 
 from .checks import Series, assert_all_backends_answer, assert_victim_excluded, now_ms
-from .conftest import Namespace
 
 pytestmark = [pytest.mark.e2e, pytest.mark.disruptive]
 

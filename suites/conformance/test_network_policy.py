@@ -16,8 +16,7 @@ from operators.fixture import FIXTURE_LABEL
 from proxylab.constants import ECHO_HTTP_PORT
 from proxylab.modes import ProxyMode
 from proxylab.wait import wait_for
-
-from .conftest import Namespace
+from suites.namespaces import Namespace
 
 pytestmark = pytest.mark.e2e
 

@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 
 from proxylab.constants import ECHO_HTTP_PORT
-
-from .conftest import Namespace
+from suites.namespaces import Namespace
 
 pytestmark = pytest.mark.e2e
 

@@ -11,9 +11,9 @@ import pytest
 
 from proxylab.constants import ECHO_HTTP_PORT
 from proxylab.wait import wait_for
+from suites.namespaces import Namespace
 
 from .checks import Series, assert_victim_excluded, now_ms
-from .conftest import Namespace
 
 pytestmark = pytest.mark.e2e
 
