@@ -96,7 +96,8 @@ class KubeProxyMode(ProxyMode):
         return {"kube_proxy_config": dict(self.config)} if self.config else {}
 
     def verify(self, kubeconfig: Path, nodes: list[str]) -> dict[str, Any]:
-        """kube-proxy ready, it reports this proxier on every node, and the proxier's rules exist."""
+        """kube-proxy ready, it reports this proxier on every node, the proxier's rules exist and, for
+        a mode with settings, kube-proxy's /configz shows them (a file value it defaulted away fails)."""
         api = kube.api_client(kubeconfig)
         wait_for(lambda: kube.daemonset_ready(api, "kube-system", "kube-proxy"), timeout=180,
                  what="kube-proxy ready", interval=2)
@@ -109,9 +110,11 @@ class KubeProxyMode(ProxyMode):
             ok, evidence = self.wait_for_evidence(node)
             if not ok:
                 problems.append(f"{node}: {evidence}")
+            elif self.config:
+                problems += [f"{node}: {m}" for m in config_mismatches(self.config, configz_of(node))]
         if problems:
             raise ClusterError(f"proxy mode {self.value} is not in effect: " + "; ".join(problems))
-        return {}
+        return {"kube_proxy_config_verified_on": list(nodes)} if self.config else {}
 
     def wait_for_evidence(self, node: str) -> tuple[bool, str]:
         """Poll for the proxier's rules for up to 60 s (its first sync); the last evidence wins."""
@@ -136,6 +139,41 @@ class KubeProxyMode(ProxyMode):
 
     def dataplane_counts(self, node: str, api: Any) -> dict[str, int]:
         return self.proxier.counts(node)
+
+
+def configz_of(node: str) -> dict[str, Any]:
+    """The configuration kube-proxy on ``node`` runs with, after its defaulting (``/configz``)."""
+    text = docker.exec_output(node, "curl", "-s", "--max-time", "5",
+                              f"http://127.0.0.1:{KUBE_PROXY_METRICS_PORT}/configz")
+    try:
+        doc: dict[str, Any] = json.loads(text)
+    except ValueError:
+        raise ClusterError(f"kube-proxy on {node} answered /configz with {text[:120]!r}, not JSON") from None
+    return doc
+
+
+def _leaves(doc: Any, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
+    if isinstance(doc, Mapping):
+        return [leaf for key, value in doc.items() for leaf in _leaves(value, (*path, str(key)))]
+    return [(path, doc)]
+
+
+def config_mismatches(config: Mapping[str, Any], configz: Mapping[str, Any]) -> list[str]:
+    """Each field of ``config`` that kube-proxy's ``/configz`` does not show with the configured value.
+
+    /configz serialises kube-proxy's internal config type, whose layout is not a stable API (in
+    1.34 ``iptables.minSyncPeriod`` of the v1alpha1 file is a top-level ``MinSyncPeriod`` there),
+    so a field is matched by its last name, case-insensitively, anywhere in the document."""
+    effective: dict[str, list[Any]] = {}
+    for path, value in _leaves(configz):
+        effective.setdefault(path[-1].lower(), []).append(value)
+    problems = []
+    for path, wanted in _leaves(config):
+        found = effective.get(path[-1].lower(), [])
+        if wanted not in found and str(wanted) not in [str(v) for v in found]:
+            problems.append(f"kube-proxy runs with {'.'.join(path)} = {found[0] if found else 'nothing'}, "
+                            f"not {wanted!r} as configured")
+    return problems
 
 
 def proxy_mode_of(node: str) -> str:
