@@ -1,12 +1,14 @@
-"""The ebpf mode: Cilium as the CNI and the kube-proxy replacement.
+"""Cilium as the CNI and the kube-proxy replacement: the ebpf mode's install and verification
+(the mode itself is proxylab/modes/cilium.py).
 
-`cluster up --mode ebpf` creates kind with ``kubeProxyMode: none`` and no CNI, then calls
+`cluster up --mode ebpf` creates kind with ``kubeProxyMode: none`` and no CNI, then the mode calls
 :func:`install`: load the Cilium images, render the chart of the pinned Cilium module with
 :func:`helm_values`, apply it, wait for the agents and the operator. :func:`verify` then proves the
 replacement is in charge (no kube-proxy pods, no KUBE-SERVICES rules, the agents' service tables
 list the cluster's Services); anything less fails the cluster.
 
-Host constraints that shape the values (see /work/shared/host-notes.md):
+Constraints of the development and CI hosts that shape the values (the README's *eBPF mode*
+section; `proxylab doctor` checks the first one on the host at hand):
 
 - CAP_SYS_RESOURCE is not in the bounding set, so it is removed from the agent's capabilities.
 - No GENEVE: native routing between the kind nodes (one L2 docker network) instead of a tunnel.
@@ -27,8 +29,8 @@ import yaml
 from kubernetes.client.exceptions import ApiException
 
 from . import docker, kube
+from .constants import CILIUM_AGENT_METRICS_PORT, POD_CIDR
 from .errors import ClusterError, ProxylabError
-from .guard import POD_CIDR
 from .images import ciliumimages
 from .images.catalog import Catalog
 from .images.dockerbuild import KEY_LABEL
@@ -38,12 +40,11 @@ from .wait import wait_for
 
 NAMESPACE = "kube-system"
 AGENT_LABEL = "k8s-app=cilium"
-# Every capability of the chart's default agent list except SYS_RESOURCE (host-notes: not in the
-# bounding set, so a container asking for it cannot start).
+# Every capability of the chart's default agent list except SYS_RESOURCE (not in the bounding set
+# of such hosts, so a container asking for it cannot start; see `proxylab doctor`).
 AGENT_CAPABILITIES = ["CHOWN", "KILL", "NET_ADMIN", "NET_RAW", "IPC_LOCK", "SYS_MODULE", "SYS_ADMIN",
                       "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID", "SYSLOG"]
 CLEAN_STATE_CAPABILITIES = ["NET_ADMIN", "SYS_MODULE", "SYS_ADMIN"]
-AGENT_METRICS_PORT = 9962
 LB_MAP_MAX = 131_072  # bpf-lb-map-max: entries of Cilium's load-balancer maps
 
 
@@ -73,7 +74,7 @@ def helm_values(pins: Pins, api_host: str, api_port: int = 6443, socket_lb: bool
         # The agent's own metrics (hostNetwork :9962): the performance suite scrapes its
         # load-balancer reconciler and Kubernetes event lag histograms, as it does kube-proxy's.
         # Both histograms are off by default in Cilium's metric list; "+name" turns one on.
-        "prometheus": {"enabled": True, "port": AGENT_METRICS_PORT,
+        "prometheus": {"enabled": True, "port": CILIUM_AGENT_METRICS_PORT,
                        "metrics": ["+cilium_reconciler_duration_seconds", "+cilium_k8s_event_lag_seconds"]},
         "bgpControlPlane": {"enabled": False},
         "securityContext": {"capabilities": {"ciliumAgent": AGENT_CAPABILITIES,

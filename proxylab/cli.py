@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from .errors import ProxylabError
-from .modes import ProxyMode
+from .modes import ProxyMode, all_modes
 
 
 def _cmd_doctor(args: argparse.Namespace) -> int:
@@ -65,19 +65,16 @@ def _cmd_cluster_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_modes(args: argparse.Namespace) -> int:
-    from . import kernel
-
-    rows = []
-    for mode in ProxyMode:
-        ok, reason = kernel.mode_support(mode)
-        rows.append((mode, ok and mode.facts.implemented, reason if mode.facts.implemented else "not implemented yet"))
     if args.tox_envs:
         # Every implemented mode gets its env: unsupported ones report their skip reason there.
-        print(",".join(["lint", "type", "unit", *(m.value for m in ProxyMode if m.facts.implemented or not args.testable),
+        print(",".join(["lint", "type", "unit", *(m.value for m in all_modes() if m.implemented or not args.testable),
                         "resilience", "report"]))
         return 0
-    for mode, ok, reason in rows:
-        print(f"{mode.value:<10} {'supported' if ok else 'unsupported':<12} {mode.facts.host_requirement}; {reason}")
+    width = max(10, *(len(m.value) for m in all_modes()))
+    for mode in all_modes():
+        ok, reason = mode.host_support()
+        ok, reason = ok and mode.implemented, reason if mode.implemented else "not implemented yet"
+        print(f"{mode.value:<{width}} {'supported' if ok else 'unsupported':<12} {mode.host_requirement}; {reason}")
     return 0
 
 
@@ -167,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("cluster", help="kind clusters, one per proxy mode").add_subparsers(dest="sub", required=True)
     up = c.add_parser("up", help="create a cluster and verify its proxy mode")
     up.add_argument("--mode", required=True, type=_mode_arg,
-                    help="one of: " + ", ".join(m.value for m in ProxyMode))
+                    help="one of: " + ", ".join(m.value for m in all_modes()))
     up.add_argument("--workers", type=_workers_arg, default=2, help="worker nodes, 0..10 (default 2)")
     up.add_argument("--name", default=None)
     up.set_defaults(func=_cmd_cluster_up)
@@ -192,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="the main job: every mode's suites on its own cluster, then the report")
     run.add_argument("--modes", default=None, metavar="M1,M2",
-                     help="comma-separated, of: " + ", ".join(m.value for m in ProxyMode)
+                     help="comma-separated, of: " + ", ".join(m.value for m in all_modes())
                      + " (default: the implemented ones; unsupported ones are recorded as skipped)")
     run.add_argument("--suites", default=None, metavar="S1,S2",
                      help="comma-separated suites under suites/ (default: conformance, performance where present)")

@@ -22,13 +22,13 @@ from typing import Any
 
 from kubernetes.client import ApiClient
 
-from . import cilium, cni, docker, guard, kernel, kindconfig, kube, ownership, sysctl
-from .errors import ClusterError, ProxylabError, UnsupportedMode, WaitTimeout
+from . import cni, docker, guard, kindconfig, kube, ownership, sysctl
+from .errors import ClusterError, ProxylabError, UnsupportedMode
 from .images.catalog import Catalog
-from .modes import ProxyMode
+from .modes import InstallContext, ProxyMode
 from .paths import kind_binary, state_dir
 from .shell import elapsed, run
-from .versions import load_pins
+from .versions import Pins, load_pins
 from .wait import wait_for
 
 PREFIX = "proxylab-"
@@ -38,7 +38,6 @@ PREFIX = "proxylab-"
 NAME_MAX = 50
 _NAME_RE = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 NETWORK = "proxylab"  # KIND_EXPERIMENTAL_DOCKER_NETWORK: our own network, removed with the last cluster
-KUBE_PROXY_METRICS_PORT = 10249
 
 
 @dataclass(frozen=True)
@@ -58,7 +57,7 @@ class ClusterInfo:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> ClusterInfo:
-        return cls(name=str(d["name"]), mode=ProxyMode(str(d["mode"])), kubeconfig=Path(str(d["kubeconfig"])),
+        return cls(name=str(d["name"]), mode=ProxyMode.parse(str(d["mode"])), kubeconfig=Path(str(d["kubeconfig"])),
                    nodes=[str(n) for n in d["nodes"]], created=float(d["created"]), up_seconds=float(d["up_seconds"]))
 
 
@@ -125,18 +124,61 @@ def normalise_name(name: str | None, mode: ProxyMode) -> str:
 
 def check_mode_supported(mode: ProxyMode) -> None:
     """Fail fast, before anything is created, when the host or proxylab cannot run ``mode``."""
-    if not mode.facts.implemented:
+    if not mode.implemented:
         raise UnsupportedMode(f"mode {mode.value} is not implemented in proxylab yet (see the eBPF issue)")
-    ok, reason = kernel.mode_support(mode)
+    ok, reason = mode.host_support()
     if not ok:
         raise UnsupportedMode(f"mode {mode.value} cannot run on this host: {reason}")
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """A checked request for a cluster: everything `up` decided before changing the host."""
+
+    name: str
+    mode: ProxyMode
+    workers: int
+    cdir: Path
+    pins: Pins
+    image: str
+    t0: float
+    keep: bool  # release ownership once up: the cluster outlives this process (proxylab/ownership.py)
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.cdir / "kubeconfig"
+
+    def say(self, text: str) -> None:
+        print(f"cluster {self.name}: {text} [{elapsed(self.t0)}]", flush=True)
+
+
 def up(mode: ProxyMode, workers: int = 2, name: str | None = None, *, keep: bool = False) -> ClusterInfo:
-    """Create and verify a cluster for ``mode``. The calling process owns it until it is deleted
-    (a run killed on the way leaves a cluster the next ``up`` of that name removes); with
-    ``keep`` it is released once up, to outlive this process (see proxylab/ownership.py)."""
-    t0 = time.monotonic()
+    """Create a kind cluster running ``mode``, verified; on any failure export logs and remove it.
+
+    The calling process owns the cluster until it is deleted (a run killed on the way leaves a
+    cluster that the next ``up`` of that name removes); with ``keep`` it is released once up, to
+    outlive this process (see proxylab/ownership.py)."""
+    plan = _check_request(mode, workers, name, time.monotonic(), keep)
+    _prepare_host(plan)
+    try:
+        _create_kind_cluster(plan)
+        nets = _wait_for_pod_cidrs(plan)
+        features = plan.mode.install(InstallContext(plan.name, plan.kubeconfig, plan.cdir, nets, plan.pins,
+                                                    lambda ref: _load_image(plan.name, ref), plan.t0))
+        plan.say(f"CNI configured on {len(nets)} nodes")
+        _load_fixture_images(plan)
+        _wait_for_nodes_and_dns(plan)
+        features |= plan.mode.verify(plan.kubeconfig, [n.name for n in nets])
+        _check_guard()
+        return _record(plan, [n.name for n in nets], features)
+    except BaseException:
+        _remove_failed(plan)
+        raise
+
+
+def _check_request(mode: ProxyMode, workers: int, name: str | None, t0: float, keep: bool) -> _Plan:
+    """Everything that can be refused is refused here, before anything on the host changes (except
+    removing a cluster of this name that a killed run left behind: see proxylab/ownership.py)."""
     name = normalise_name(name, mode)  # first: a bad name must not get as far as a host change
     cdir = cluster_dir(name)
     check_mode_supported(mode)
@@ -154,69 +196,86 @@ def up(mode: ProxyMode, workers: int = 2, name: str | None = None, *, keep: bool
                                f"reuse it, or remove it with `proxylab cluster down {name}`")
         print(f"cluster {name}: removing it, left over from an interrupted run ({stale})", flush=True)
         _delete(name)
-    kernel.load_modules_for(mode)
+    return _Plan(name, mode, workers, cdir, pins, image, t0, keep)
+
+
+def _prepare_host(plan: _Plan) -> None:
+    """The mode's kernel modules, the host's limits, a fresh state directory with the kind config."""
+    plan.mode.prepare_host()
     for change in sysctl.raise_limits():
         print(f"host: {change}", flush=True)
-    if cdir.exists():
-        shutil.rmtree(cdir)
-    cdir.mkdir(parents=True)
-    ownership.claim(cdir)
-    config_path = cdir / "kind.yaml"
-    config_path.write_text(kindconfig.render(name, mode, workers, pins))
-    kubeconfig = cdir / "kubeconfig"
-    print(f"cluster {name}: creating ({mode.value}, 1 control plane + {workers} workers) ...", flush=True)
-    try:
-        with host_lock():
-            added = guard.install()
-            if added:
-                print(f"containment guard: unreachable routes added for {', '.join(added)}", flush=True)
-            _kind("create", "cluster", "--name", name, "--config", str(config_path), "--image", image,
-                  "--kubeconfig", str(kubeconfig), "--wait", "0s", timeout=900,
-                  hint="see the kind output above; `proxylab doctor` checks the host")
-        os.chmod(kubeconfig, 0o600)
-        api = kube.api_client(kubeconfig)
-        expected = workers + 1
-        wait_for(lambda: _pod_cidrs_assigned(api, expected), timeout=120, what=f"podCIDRs on {expected} nodes")
-        nets = [cni.NodeNet(n, ip, cidr or "") for n, ip, cidr in kube.node_networks(api)]
-        features: dict[str, object] = {}
-        if mode is ProxyMode.EBPF:  # Cilium is the CNI as well as the proxy: proxylab's ptp CNI stays off
-            features = cilium.install(name, kubeconfig, cdir, [n.name for n in nets], pins,
-                                      lambda ref: _kind("load", "docker-image", ref, "--name", name, timeout=900), t0)
-        else:
-            cni.configure(nets)
-        print(f"cluster {name}: CNI configured on {len(nets)} nodes [{elapsed(t0)}]", flush=True)
-        for fixture_image in Catalog(pins).fixture_images():
-            if not docker.image_exists(fixture_image):
-                raise ClusterError(f"image {fixture_image} not found; run `proxylab images build` first")
-            _kind("load", "docker-image", fixture_image, "--name", name, timeout=300)
-        wait_for(lambda: kube.nodes_ready(api, expected), timeout=240, what="all nodes Ready", interval=2)
-        wait_for(lambda: kube.deployment_ready(api, "kube-system", "coredns"), timeout=240,
-                 what="CoreDNS ready", interval=2)
-        if mode.facts.uses_kube_proxy:
-            wait_for(lambda: kube.daemonset_ready(api, "kube-system", "kube-proxy"), timeout=180,
-                     what="kube-proxy ready", interval=2)
-        node_names = [n.name for n in nets]
-        verify_mode(mode, node_names)
-        if mode is ProxyMode.EBPF:
-            features |= cilium.verify(kubeconfig, node_names)
-            (cdir / "proxy-features.json").write_text(json.dumps(features, indent=2))
-        ok, detail = guard.state()
-        if not ok:
-            raise ClusterError(f"containment guard missing after cluster creation ({detail}); refusing to use "
-                               "the cluster. Did something remove the host routes?")
-        info = ClusterInfo(name, mode, kubeconfig, node_names, time.time(), round(time.monotonic() - t0, 1))
-        (cdir / "cluster.json").write_text(json.dumps(info.to_json(), indent=2))
-        if keep:
-            ownership.release(cdir)
-        print(f"cluster {name}: up, mode {mode.value} verified on {len(node_names)} nodes [{elapsed(t0)}]", flush=True)
-        return info
-    except BaseException:
-        _export_logs(name, cdir / "logs")
-        _delete(name)
-        with host_lock():
-            for line in _cleanup_if_last():
-                print(f"cleanup: {line}", flush=True)
-        raise
+    if plan.cdir.exists():
+        shutil.rmtree(plan.cdir)
+    plan.cdir.mkdir(parents=True)
+    ownership.claim(plan.cdir)
+    (plan.cdir / "kind.yaml").write_text(kindconfig.render(plan.name, plan.mode, plan.workers, plan.pins))
+
+
+def _create_kind_cluster(plan: _Plan) -> None:
+    """The containment guard, then `kind create cluster` (under the host lock, see host_lock)."""
+    print(f"cluster {plan.name}: creating ({plan.mode.value}, 1 control plane + {plan.workers} workers) ...",
+          flush=True)
+    with host_lock():
+        added = guard.install()
+        if added:
+            print(f"containment guard: unreachable routes added for {', '.join(added)}", flush=True)
+        _kind("create", "cluster", "--name", plan.name, "--config", str(plan.cdir / "kind.yaml"), "--image",
+              plan.image, "--kubeconfig", str(plan.kubeconfig), "--wait", "0s", timeout=900,
+              hint="see the kind output above; `proxylab doctor` checks the host")
+    os.chmod(plan.kubeconfig, 0o600)
+
+
+def _wait_for_pod_cidrs(plan: _Plan) -> list[cni.NodeNet]:
+    api = kube.api_client(plan.kubeconfig)
+    expected = plan.workers + 1
+    wait_for(lambda: _pod_cidrs_assigned(api, expected), timeout=120, what=f"podCIDRs on {expected} nodes")
+    return [cni.NodeNet(n, ip, cidr or "") for n, ip, cidr in kube.node_networks(api)]
+
+
+def _load_image(name: str, ref: str, timeout: float = 900) -> None:
+    _kind("load", "docker-image", ref, "--name", name, timeout=timeout)
+
+
+def _load_fixture_images(plan: _Plan) -> None:
+    for fixture_image in Catalog(plan.pins).fixture_images():
+        if not docker.image_exists(fixture_image):
+            raise ClusterError(f"image {fixture_image} not found; run `proxylab images build` first")
+        _load_image(plan.name, fixture_image, timeout=300)
+
+
+def _wait_for_nodes_and_dns(plan: _Plan) -> None:
+    api = kube.api_client(plan.kubeconfig)
+    wait_for(lambda: kube.nodes_ready(api, plan.workers + 1), timeout=240, what="all nodes Ready", interval=2)
+    wait_for(lambda: kube.deployment_ready(api, "kube-system", "coredns"), timeout=240,
+             what="CoreDNS ready", interval=2)
+
+
+def _check_guard() -> None:
+    ok, detail = guard.state()
+    if not ok:
+        raise ClusterError(f"containment guard missing after cluster creation ({detail}); refusing to use "
+                           "the cluster. Did something remove the host routes?")
+
+
+def _record(plan: _Plan, nodes: list[str], features: dict[str, Any]) -> ClusterInfo:
+    """cluster.json (and proxy-features.json when the mode reported any), then the closing line."""
+    if features:
+        (plan.cdir / "proxy-features.json").write_text(json.dumps(features, indent=2))
+    info = ClusterInfo(plan.name, plan.mode, plan.kubeconfig, nodes, time.time(), round(time.monotonic() - plan.t0, 1))
+    (plan.cdir / "cluster.json").write_text(json.dumps(info.to_json(), indent=2))
+    if plan.keep:
+        ownership.release(plan.cdir)
+    plan.say(f"up, mode {plan.mode.value} verified on {len(nodes)} nodes")
+    return info
+
+
+def _remove_failed(plan: _Plan) -> None:
+    """After a failed `up`: keep the logs, remove the cluster and, if it was the last, the host changes."""
+    _export_logs(plan.name, plan.cdir / "logs")
+    _delete(plan.name)
+    with host_lock():
+        for line in _cleanup_if_last():
+            print(f"cleanup: {line}", flush=True)
 
 
 def _pod_cidrs_assigned(api: ApiClient, expected: int) -> tuple[bool, str]:
@@ -224,61 +283,6 @@ def _pod_cidrs_assigned(api: ApiClient, expected: int) -> tuple[bool, str]:
     with_cidr = [n for n, ip, c in nets if c and ip]
     return (len(nets) == expected and len(with_cidr) == expected,
             f"{len(with_cidr)}/{expected} nodes with podCIDR and InternalIP")
-
-
-def proxy_mode_of(node: str) -> str:
-    """What kube-proxy on ``node`` reports at /proxyMode (its own answer, not our config)."""
-    res = run(["docker", "exec", node, "curl", "-s", "--max-time", "5",
-               f"http://127.0.0.1:{KUBE_PROXY_METRICS_PORT}/proxyMode"], check=False)
-    return res.stdout.strip() if res.returncode == 0 else f"unreachable ({res.stdout.strip()[:80]})"
-
-
-def dataplane_evidence(mode: ProxyMode, node: str) -> tuple[bool, str]:
-    """Second, independent evidence: the mode's own rules exist in the node's kernel."""
-    if mode is ProxyMode.NFTABLES:
-        res = run(["docker", "exec", node, "nft", "list", "chain", "ip", "kube-proxy", "services"], check=False)
-        return res.returncode == 0, "nft table ip kube-proxy" + (" present" if res.returncode == 0 else " missing")
-    if mode is ProxyMode.IPTABLES:
-        res = run(["docker", "exec", node, "sh", "-c", "iptables-save -t nat | grep -c '^-A KUBE-SERVICES'"], check=False)
-        n = int(res.stdout.strip() or 0) if res.stdout.strip().isdigit() else 0
-        return n > 0, f"{n} KUBE-SERVICES rules in the nat table"
-    if mode is ProxyMode.IPVS:
-        res = run(["docker", "exec", node, "sh", "-c", "ip link show kube-ipvs0"], check=False)
-        return res.returncode == 0, "kube-ipvs0 " + ("present" if res.returncode == 0 else "missing")
-    return True, "no kube-proxy"
-
-
-def verify_mode(mode: ProxyMode, nodes: list[str]) -> None:
-    """A cluster that silently fell back to another mode is an error, never a pass."""
-    if not mode.facts.uses_kube_proxy:
-        return
-    problems = []
-    for node in nodes:
-        reported = proxy_mode_of(node)
-        if reported != mode.facts.kube_proxy_mode:
-            problems.append(f"{node}: kube-proxy reports mode {reported!r}")
-            continue
-        ok, evidence = wait_for_evidence(mode, node)
-        if not ok:
-            problems.append(f"{node}: {evidence}")
-    if problems:
-        raise ClusterError(f"proxy mode {mode.value} is not in effect: " + "; ".join(problems))
-
-
-def wait_for_evidence(mode: ProxyMode, node: str) -> tuple[bool, str]:
-    """Poll for the mode's rules for up to 60 s (the proxy's first sync); the last evidence wins."""
-    last: tuple[bool, str] = (False, "not checked")
-
-    def check() -> tuple[bool, str]:
-        nonlocal last
-        last = dataplane_evidence(mode, node)
-        return last
-
-    try:
-        wait_for(check, timeout=60, what=f"{mode.value} rules on {node}", interval=2)
-    except WaitTimeout:
-        pass
-    return last
 
 
 def _export_logs(name: str, dest: Path) -> None:

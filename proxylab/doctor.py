@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import re
-import urllib.error
-import urllib.request
 from dataclasses import asdict, dataclass
-from functools import cache
 
 from . import docker, guard, kernel, sysctl
-from .modes import ProxyMode
+from .hosttools import go_version, registry_reachable
+from .modes import all_modes
 from .paths import kind_binary
-from .shell import run, which
 from .versions import load_pins
 
 OK, MISSING, UNSUPPORTED, INFO = "OK", "MISSING", "UNSUPPORTED", "INFO"
-
-REGISTRY_PROBE_URL = "https://registry.k8s.io/v2/"
 
 
 @dataclass(frozen=True)
@@ -30,30 +23,6 @@ class Check:
     @property
     def failed(self) -> bool:
         return self.required and self.status == MISSING
-
-
-@cache
-def registry_reachable() -> bool:
-    """One HTTPS request to registry.k8s.io; any HTTP answer (401/404 too) means reachable.
-
-    PROXYLAB_OFFLINE=1 skips the probe and answers False.
-    """
-    if os.environ.get("PROXYLAB_OFFLINE") == "1":
-        return False
-    try:
-        urllib.request.urlopen(REGISTRY_PROBE_URL, timeout=4)
-        return True
-    except urllib.error.HTTPError:
-        return True
-    except (OSError, ValueError):
-        return False
-
-
-def go_version() -> str | None:
-    if not which("go"):
-        return None
-    m = re.search(r"go(\d+\.\d+(?:\.\d+)?)", run(["go", "version"], check=False).stdout)
-    return m.group(1) if m else None
 
 
 def _version_tuple(v: str) -> tuple[int, ...]:
@@ -79,9 +48,9 @@ def checks() -> list[Check]:
                                        "hybrid": "cgroup v1 controllers + cgroup2 (hybrid); node images use "
                                                  "Debian bookworm (systemd 252) and failCgroupV1=false",
                                        "v1": "cgroup v1 only"}[cg]))
-    for mode in ProxyMode:
-        ok, reason = kernel.mode_support(mode)
-        note = "" if mode.facts.implemented else " (mode not implemented in proxylab yet)"
+    for mode in all_modes():
+        ok, reason = mode.host_support()
+        note = "" if mode.implemented else " (mode not implemented in proxylab yet)"
         out.append(Check(f"mode {mode.value}", OK if ok else UNSUPPORTED, reason + note))
     low = sysctl.missing()
     out.append(Check("inotify limits", INFO if low else OK,

@@ -16,13 +16,12 @@ import threading
 import time
 from dataclasses import dataclass
 
+from .constants import POD_CIDR, SERVICE_CIDR
 from .errors import ContainmentError
 from .shell import run
 
 ROUTE_PROTO = "199"  # "proxylab" in /etc/iproute2/rt_protos terms; any unused number works
 
-SERVICE_CIDR = "10.96.0.0/12"
-POD_CIDR = "10.244.0.0/16"
 GUARDED_CIDRS: tuple[str, ...] = (SERVICE_CIDR, POD_CIDR)
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import gzip
 import platform
+from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
+from types import MappingProxyType
 
-from .modes import ProxyMode
 from .shell import run
 
 
@@ -41,19 +42,17 @@ def option_state(option: str) -> str:
     return config.get(option, "n")
 
 
-def mode_support(mode: ProxyMode) -> tuple[bool, str]:
-    """Whether the kernel can run ``mode``, with the reason when it cannot."""
-    if mode is ProxyMode.IPVS and Path("/proc/net/ip_vs").exists():
-        return True, "ip_vs loaded"
-    if mode is ProxyMode.EBPF and not Path("/sys/kernel/btf/vmlinux").exists():
-        return False, "kernel has no BTF (/sys/kernel/btf/vmlinux missing); Cilium needs it"
+def options_support(what: str, options: Sequence[str],
+                    module_of: Mapping[str, str] = MappingProxyType({})) -> tuple[bool, str]:
+    """Whether the kernel has every CONFIG_* in ``options`` (built in, or a module that can load),
+    with the reason when it does not. ``module_of``: option -> module to dry-run `modprobe -n` for."""
     missing: list[str] = []
-    for opt in mode.facts.kernel_options:
+    for opt in options:
         state = option_state(opt)
         if state == "y" or state == "?":
             continue
         if state == "m" and modules_loadable():
-            mod = "ip_vs" if opt == "CONFIG_IP_VS" else None
+            mod = module_of.get(opt)
             if mod and run(["modprobe", "-n", mod], check=False).returncode != 0:
                 missing.append(f"{opt}=m but `modprobe -n {mod}` fails")
             continue
@@ -62,14 +61,14 @@ def mode_support(mode: ProxyMode) -> tuple[bool, str]:
         else:
             missing.append(f"{opt} is not set")
     if missing:
-        return False, f"kernel {platform.release()} lacks {mode.value} support: " + "; ".join(missing)
+        return False, f"kernel {platform.release()} lacks {what} support: " + "; ".join(missing)
     return True, "kernel support present"
 
 
-def load_modules_for(mode: ProxyMode) -> None:
-    """Load loadable modules a mode needs on the host (kind nodes share the host kernel)."""
-    if mode is ProxyMode.IPVS and not Path("/proc/net/ip_vs").exists() and modules_loadable():
-        for mod in ("ip_vs", "ip_vs_rr", "ip_vs_wrr", "ip_vs_sh", "nf_conntrack"):
+def load_modules(modules: Sequence[str]) -> None:
+    """modprobe each of ``modules`` (best effort) where the kernel loads modules at all."""
+    if modules_loadable():
+        for mod in modules:
             run(["modprobe", mod], check=False)
 
 

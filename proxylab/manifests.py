@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-ECHO_HTTP_PORT = 8080
-ECHO_UDP_PORT = 8081
+# Re-exported: callers written before proxylab/constants.py existed import them from here.
+from .constants import ECHO_HTTP_PORT as ECHO_HTTP_PORT
+from .constants import ECHO_UDP_PORT as ECHO_UDP_PORT
 
 RESTRICTED_CONTAINER_SECURITY: dict[str, Any] = {
     "runAsNonRoot": True,

@@ -8,15 +8,17 @@ CAP_SYS_RESOURCE in the bounding set, see host-notes). Build tools the image bui
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import time
 from importlib import resources
 from pathlib import Path
 
 from . import docker
-from .errors import ProxylabError
+from .errors import ProxylabError, WaitTimeout
+from .hosttools import apt_install
 from .shell import run, which
+from .wait import wait_for
 
 WRAPPER_PATH = Path("/usr/local/libexec/proxylab/runc-no-sys-resource")
 RUNTIME_NAME = "proxylab-runc"
@@ -34,19 +36,6 @@ def _require_debian_root() -> None:
         )
 
 
-def apt_install(*packages: str) -> list[str]:
-    """Install Debian packages that are missing; returns those it installed."""
-    missing = [p for p in packages if run(["dpkg-query", "-W", "-f=${Status}", p], check=False).stdout
-               != "install ok installed"]
-    if not missing:
-        return []
-    run(["apt-get", "update", "-qq"], timeout=600, hint="check the host's Debian mirror")
-    run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing],
-        env={"DEBIAN_FRONTEND": "noninteractive"}, timeout=1200,
-        hint=f"could not install Debian packages {' '.join(missing)}; check apt sources")
-    return missing
-
-
 def _start_dockerd() -> None:
     """Start dockerd: through systemd when it is PID 1, else as a background daemon."""
     if Path("/run/systemd/system").is_dir():
@@ -56,22 +45,20 @@ def _start_dockerd() -> None:
             pid = Path("/var/run/docker.pid").read_text().strip()
             if pid and Path(f"/proc/{pid}").exists():
                 run(["kill", pid], check=False)
-                for _ in range(50):
-                    if not Path(f"/proc/{pid}").exists():
-                        break
-                    time.sleep(0.2)
+                with contextlib.suppress(WaitTimeout):  # as before: go on after 10 s regardless
+                    wait_for(lambda: (not Path(f"/proc/{pid}").exists(), f"pid {pid} still running"),
+                             timeout=10, what="the old dockerd to exit", interval=0.2)
         dockerd = which("dockerd") or "/usr/sbin/dockerd"
         log = DOCKERD_LOG.open("ab")
         import subprocess
 
         subprocess.Popen([dockerd], stdout=log, stderr=log, stdin=subprocess.DEVNULL,
                          start_new_session=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if docker.engine_version():
-            return
-        time.sleep(0.5)
-    raise ProxylabError(f"dockerd did not answer within 60 s; see {DOCKERD_LOG}")
+    try:
+        wait_for(lambda: (bool(docker.engine_version()), "no answer"), timeout=60, what="the Docker engine",
+                 interval=0.5)
+    except WaitTimeout:
+        raise ProxylabError(f"dockerd did not answer within 60 s; see {DOCKERD_LOG}") from None
 
 
 def install_runtime_wrapper() -> bool:

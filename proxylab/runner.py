@@ -26,7 +26,7 @@ from types import FrameType
 from typing import Any
 
 from .errors import InvalidArgument, ProxylabError
-from .modes import ProxyMode
+from .modes import ProxyMode, all_modes
 from .results import ResultsWriter, RunMetadata, git_commit, host_facts, validate_run_id
 
 KNOWN_SUITES = ("conformance", "performance")
@@ -37,7 +37,7 @@ _EOF = "\0eof"
 
 
 def default_modes() -> list[ProxyMode]:
-    return [m for m in ProxyMode if m.facts.implemented]
+    return [m for m in all_modes() if m.implemented]
 
 
 def parse_modes(text: str | None) -> list[ProxyMode]:
@@ -52,7 +52,7 @@ def parse_modes(text: str | None) -> list[ProxyMode]:
         modes.append(mode)
     if not modes:
         raise InvalidArgument(f"--modes {text!r} names no mode; give a comma-separated list of: "
-                              + ", ".join(m.value for m in ProxyMode) + " (or leave --modes out for the default)")
+                              + ", ".join(m.value for m in all_modes()) + " (or leave --modes out for the default)")
     return modes
 
 

@@ -6,17 +6,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from proxylab.modes import ProxyMode
+from proxylab.modes import all_modes
 from proxylab.results import Metrics, ModeStatus, Verdict
 
 from .load import ModeRun
 
-_ORDER = [m.value for m in ProxyMode]
+_ORDER = [m.value for m in all_modes()]
 SummaryStatus = ModeStatus | Literal["incomplete"]  # incomplete: ran, but no finish time
 
 
 def mode_key(mode: str) -> tuple[int, str]:
-    """Canonical mode order (iptables, nftables, ipvs, ebpf), unknown modes after, by name."""
+    """Canonical mode order (the registry's: iptables, nftables, ipvs, ebpf, ...), unknown modes after, by name."""
     return (_ORDER.index(mode) if mode in _ORDER else len(_ORDER), mode)
 
 

@@ -24,7 +24,7 @@ from proxylab import cluster as cluster_mod
 from proxylab.cluster import ClusterInfo
 from proxylab.errors import InvalidArgument, ProxylabError, UnknownMode, UnsupportedMode
 from proxylab.images.build import last_strategy
-from proxylab.modes import ProxyMode
+from proxylab.modes import ProxyMode, all_modes
 from proxylab.results import (
     ResultsWriter,
     RunMetadata,
@@ -37,6 +37,7 @@ from proxylab.results import (
     validate_run_id,
 )
 from proxylab.versions import load_pins
+from suites.namespaces import namespace  # noqa: F401 - the per-module namespace fixture of the e2e suites
 
 METRICS = pytest.StashKey[dict[str, Any]]()
 SESSION = pytest.StashKey[dict[str, Any]]()
@@ -47,7 +48,7 @@ WRITER = pytest.StashKey[ResultsWriter]()
 def pytest_addoption(parser: pytest.Parser) -> None:
     g = parser.getgroup("proxylab")
     g.addoption("--proxy-mode", default=os.environ.get("PROXYLAB_MODE", "iptables"),
-                help="proxy mode of the session cluster: " + ", ".join(m.value for m in ProxyMode))
+                help="proxy mode of the session cluster: " + ", ".join(m.value for m in all_modes()))
     g.addoption("--keep-cluster", action="store_true", help="do not delete the cluster at the end")
     g.addoption("--reuse-cluster", default=None, metavar="NAME", help="run against an existing proxylab cluster")
     g.addoption("--cluster-name", default=None, metavar="NAME",
@@ -86,8 +87,7 @@ def _writer(config: pytest.Config) -> ResultsWriter:
         mode: ProxyMode = config.stash[SESSION]["mode"]
         run_id = config.getoption("--run-id")
         path = Path(config.getoption("--results-dir")) / run_id / mode.value / "results.json"
-        versions = load_pins().as_dict() | {"proxy": f"kube-proxy {load_pins().kubernetes}"
-                                            if mode.facts.uses_kube_proxy else _proxy_name(mode)}
+        versions = load_pins().as_dict() | {"proxy": mode.proxy_version(load_pins())}
         meta = RunMetadata(run_id=run_id, mode=mode.value, versions=versions, images=image_source(last_strategy()),
                            host=host_facts(), git_commit=git_commit(Path(__file__).parent))
         config.stash[WRITER] = ResultsWriter(path, meta)
@@ -95,12 +95,6 @@ def _writer(config: pytest.Config) -> ResultsWriter:
             print(f"proxylab results: an interrupted session's results were kept as {config.stash[WRITER].interrupted}",
                   flush=True)
     return config.stash[WRITER]
-
-
-def _proxy_name(mode: ProxyMode) -> str:
-    if mode is ProxyMode.EBPF:
-        return f"cilium {load_pins().raw['cilium']['version']}"
-    return "none"
 
 
 @pytest.fixture(scope="session")
@@ -202,7 +196,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     from suites.conformance.known_differences import reason_for
 
     for item in items:
-        reason = reason_for(mode.value, item.name)
+        reason = reason_for(mode, item.name)
         if reason:
             item.add_marker(pytest.mark.xfail(strict=True, reason=f"known {mode.value} difference: {reason}"))
     # Tests that break the cluster on purpose (and repair it) run last of all.

@@ -9,14 +9,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .. import docker
-from ..doctor import go_version, registry_reachable
 from ..errors import BuildFailed
-from ..modes import ProxyMode
+from ..hosttools import apt_install, go_version, registry_reachable
+from ..modes import OfflineImageContext, all_modes
 from ..paths import bin_dir, cache_dir, kind_binary
-from ..provision import apt_install
 from ..shell import run
 from ..versions import Pins, load_pins
-from . import ciliumimages, dockerbuild, gobuild, node, pyimage, rootfs
+from . import dockerbuild, gobuild, node, pyimage, rootfs
 from .catalog import Catalog
 from .steps import Step, StepRunner, content_hash
 
@@ -230,9 +229,17 @@ def _offline_steps(pins: Pins, cat: Catalog) -> list[Step]:
     steps.append(echo_step(cat, go))
     steps.append(locust_step(pins, cat, go))
     steps.append(operator_step(pins, cat, base_key))
-    if ProxyMode.EBPF.facts.implemented:  # last: the longest build, needed by the ebpf mode only
-        steps += ciliumimages.offline_steps(pins, cat, go, base_key, outs["cni-plugins"], go_keys["cni-plugins"])
-    return steps
+    # Last: what the modes need beyond the node image (Cilium's images: the longest build).
+    ctx = OfflineImageContext(pins, cat, go, base_key, outs["cni-plugins"], go_keys["cni-plugins"])
+    return _unique(steps + [s for m in all_modes() if m.implemented for s in m.offline_image_steps(ctx)])
+
+
+def _unique(steps: list[Step]) -> list[Step]:
+    """``steps`` without repeats of a name (two modes may need the same image), in order."""
+    by_name: dict[str, Step] = {}
+    for step in steps:
+        by_name.setdefault(step.name, step)
+    return list(by_name.values())
 
 
 def _pull_steps(pins: Pins, cat: Catalog) -> list[Step]:
@@ -265,8 +272,7 @@ def build_all(strategy: str = "auto") -> str:
         pulled = _pull_steps(pins, cat)
         steps = [_go_step(kind_spec, go), *pulled, echo_step(cat, go), locust_step(pins, cat, go),
                  operator_step(pins, cat, pulled[-1].key)]
-        if ProxyMode.EBPF.facts.implemented:
-            steps += ciliumimages.pull_steps(pins, cat, go)
+        steps = _unique(steps + [s for m in all_modes() if m.implemented for s in m.pull_image_steps(pins, cat, go)])
     print(f"images: strategy {chosen} (requested {strategy}); cache {cache_dir()}", flush=True)
     runner = StepRunner(len(steps))
     for step in steps:

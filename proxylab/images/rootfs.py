@@ -7,8 +7,8 @@ import subprocess
 from pathlib import Path
 
 from ..errors import BuildFailed
+from ..hosttools import apt_install
 from ..paths import cache_dir
-from ..provision import apt_install
 from ..shell import run
 
 

@@ -1,21 +1,15 @@
-"""The size of what the proxy programmed on a node, and the size limits of a mode's tables.
+"""The size of what the proxy programmed on a node: pure counting of each proxy's listing.
 
 Per mode, counted on one node: kube-proxy iptables: the ``-A KUBE-*`` rules of the nat table;
 nftables: the rules and the set/map elements of table ``ip kube-proxy``; IPVS: the virtual services
 of ``ipvsadm -Ln``; eBPF (Cilium): the entries of the agent's ``cilium-dbg service list``. The
-parsers are pure and unit-tested; the readers exec into the node (docker) or the agent pod.
+parsers are pure and unit-tested; each mode's ``dataplane_counts`` (proxylab/modes/) reads its
+proxy's listing on a node and counts it here.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
-
-from .. import cilium, docker, kube
-from ..errors import CommandFailed
-from ..modes import ProxyMode
-
-CILIUM_SLOTS_PER_SERVICE = 2  # a one-backend ClusterIP Service: its frontend slot + one backend slot
 
 
 def count_iptables(save: str) -> dict[str, int]:
@@ -54,29 +48,3 @@ def main_count(counts: dict[str, int]) -> int:
     if "elements" in counts:
         return counts["elements"] + counts["rules"]
     return counts.get("rules", counts.get("services", 0))
-
-
-def sweep_limit(mode: ProxyMode) -> tuple[int | None, str]:
-    """The largest number of one-backend Services the mode's tables hold as proxylab sets it up."""
-    if mode is ProxyMode.EBPF:
-        n = cilium.LB_MAP_MAX // CILIUM_SLOTS_PER_SERVICE
-        return n, (f"Cilium's load-balancer maps hold {cilium.LB_MAP_MAX} entries (bpf-lb-map-max, set by "
-                   f"proxylab/cilium.py), {CILIUM_SLOTS_PER_SERVICE} per one-backend Service")
-    return None, "no table limit below the sweep's maximum"
-
-
-def read(mode: ProxyMode, node: str, api: Any) -> dict[str, int]:
-    """What the proxy programmed on ``node`` (counts; see the module docstring)."""
-    if mode is ProxyMode.IPTABLES:
-        return count_iptables(docker.exec_output(node, "iptables-save", "-t", "nat", timeout=120))
-    if mode is ProxyMode.NFTABLES:
-        return count_nft(json.loads(docker.exec_output(node, "nft", "-j", "list", "table", "ip", "kube-proxy", timeout=120)))
-    if mode is ProxyMode.IPVS:
-        return count_ipvs(docker.exec_output(node, "ipvsadm", "-Ln", timeout=120))
-    pod = cilium.agent_pods(api)[node]
-    res = kube.exec_in_pod(api, cilium.NAMESPACE, pod, ["cilium-dbg", "service", "list", "-o", "json"],
-                           container="cilium-agent", timeout=180)
-    if res.returncode != 0:
-        raise CommandFailed(["cilium-dbg", "service", "list", "-o", "json"], res.returncode, res.stderr[-300:],
-                            hint=f"in the Cilium agent {pod}")
-    return count_cilium(json.loads(res.stdout))

@@ -9,8 +9,7 @@ from typing import Any
 
 from proxylab.convergence import Sample, converged_at, parse_series
 from proxylab.stats import Fairness, fairness
-
-from .conftest import Namespace
+from suites.namespaces import Namespace
 
 
 def assert_all_backends_answer(ns: Namespace, client_pod: str, url: str, backends: set[str], requests: int,

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import pytest
 
+from suites.namespaces import Namespace
+
 from .checks import assert_all_backends_answer, assert_fair
-from .conftest import Namespace
 
 pytestmark = pytest.mark.e2e
 

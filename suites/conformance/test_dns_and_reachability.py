@@ -9,9 +9,9 @@ from dataclasses import dataclass
 import pytest
 
 from proxylab.shell import run
+from suites.namespaces import Namespace
 
 from .checks import assert_all_backends_answer
-from .conftest import Namespace
 
 pytestmark = pytest.mark.e2e
 

@@ -23,9 +23,9 @@ from kubernetes import client
 from proxylab import kube
 from proxylab.shell import run
 from proxylab.wait import wait_for
+from suites.namespaces import Namespace
 
 from .checks import Series, assert_all_backends_answer, assert_victim_excluded, now_ms
-from .conftest import Namespace
 
 pytestmark = [pytest.mark.e2e, pytest.mark.disruptive]
 
@@ -58,7 +58,7 @@ def test_reachability_check_fails_when_a_node_loses_its_route(namespace: Namespa
 
 def test_readiness_check_fails_when_the_proxy_stops_updating(namespace: Namespace, cluster: Any,
                                                                metrics: dict[str, Any]) -> None:
-    if not cluster.mode.facts.uses_kube_proxy:
+    if not cluster.mode.uses_kube_proxy:
         pytest.skip(f"mode {cluster.mode.value} has no kube-proxy to stop")
     apps = client.AppsV1Api(namespace.api)
     fx = namespace.fixture("frozen", {"replicas": 3})

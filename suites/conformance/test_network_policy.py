@@ -13,11 +13,10 @@ from typing import Any
 import pytest
 
 from operators.fixture import FIXTURE_LABEL
-from proxylab.manifests import ECHO_HTTP_PORT
+from proxylab.constants import ECHO_HTTP_PORT
 from proxylab.modes import ProxyMode
 from proxylab.wait import wait_for
-
-from .conftest import Namespace
+from suites.namespaces import Namespace
 
 pytestmark = pytest.mark.e2e
 
@@ -52,8 +51,8 @@ def _served(ns: Namespace, pod: str, url: str) -> tuple[bool, str]:
 
 def test_deny_all_ingress_blocks_clusterip_and_allow_rule_restores(
         proxy_mode: ProxyMode, request: pytest.FixtureRequest, metrics: dict[str, Any]) -> None:
-    if not proxy_mode.facts.cni_enforces_network_policy:
-        pytest.skip(f"mode {proxy_mode.value} uses {proxy_mode.facts.cni}, which does not enforce "
+    if not proxy_mode.cni_enforces_network_policy:
+        pytest.skip(f"mode {proxy_mode.value} uses {proxy_mode.cni}, which does not enforce "
                     "NetworkPolicy; the test runs on modes whose CNI does (ebpf: Cilium)")
     # Requested only now, so a skipped mode creates no namespace (fixtures listed as arguments are
     # set up by scope, module-scoped `namespace` before any function-level check).

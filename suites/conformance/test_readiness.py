@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
+from suites.namespaces import Namespace
+
 from .checks import INTERVAL_MS, Series, assert_victim_excluded, now_ms
-from .conftest import Namespace
 
 pytestmark = pytest.mark.e2e
 

@@ -11,8 +11,7 @@ import pytest
 from operators.fixture import FIXTURE_LABEL
 from proxylab import manifests
 from proxylab.wait import wait_for
-
-from .conftest import Namespace
+from suites.namespaces import Namespace
 
 pytestmark = pytest.mark.e2e
 

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from .conftest import Namespace
+from proxylab.constants import ECHO_HTTP_PORT
+from suites.namespaces import Namespace
 
 pytestmark = pytest.mark.e2e
 
@@ -54,7 +55,7 @@ def test_client_ip_affinity_sticks_then_expires(namespace: Namespace, metrics: d
 def test_multi_port_udp_and_named_target_port(namespace: Namespace, metrics: dict[str, Any]) -> None:
     fx = namespace.fixture("multi", {"replicas": 3, "ports": [
         {"name": "web", "port": 80, "targetPort": "http"},
-        {"name": "alt", "port": 8000, "targetPort": 8080},
+        {"name": "alt", "port": 8000, "targetPort": ECHO_HTTP_PORT},
         {"name": "dns", "port": 53, "protocol": "UDP", "targetPort": "udp"}]})
     st = fx.status()
     ip, backends = st["service"]["clusterIP"], {e["pod"] for e in st["endpoints"]}

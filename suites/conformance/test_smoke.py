@@ -11,8 +11,7 @@ from dataclasses import dataclass
 import pytest
 
 from proxylab import manifests
-
-from .conftest import Namespace
+from suites.namespaces import Namespace
 
 pytestmark = pytest.mark.e2e
 

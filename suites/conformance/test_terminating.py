@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
+from proxylab.constants import ECHO_HTTP_PORT
 from proxylab.wait import wait_for
+from suites.namespaces import Namespace
 
 from .checks import Series, assert_victim_excluded, now_ms
-from .conftest import Namespace
 
 pytestmark = pytest.mark.e2e
 
@@ -32,7 +33,7 @@ def test_drain_completes_in_flight_requests_and_diverts_new_ones(namespace: Name
     in_flight: list[dict[str, Any]] = []
 
     def slow_request() -> None:
-        in_flight.append(namespace.probe(client, "get", f"http://{victim_ip}:8080/?delay_ms={SLOW_MS}", "1"))
+        in_flight.append(namespace.probe(client, "get", f"http://{victim_ip}:{ECHO_HTTP_PORT}/?delay_ms={SLOW_MS}", "1"))
 
     series = Series(namespace, client, url, 12_000)
     time.sleep(2)

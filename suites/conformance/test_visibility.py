@@ -11,8 +11,7 @@ from testcontainers.core.container import DockerContainer
 
 from proxylab import docker as docker_mod
 from proxylab.cluster import NETWORK
-
-from .conftest import Namespace
+from suites.namespaces import Namespace
 
 pytestmark = pytest.mark.e2e
 

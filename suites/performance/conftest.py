@@ -22,16 +22,15 @@ from typing import Any
 import pytest
 
 from loadgen import fastgen
-from proxylab import cilium, docker, kube
+from proxylab import docker, kube
 from proxylab.cluster import ClusterInfo
 from proxylab.images.catalog import Catalog
 from proxylab.manifests import RESTRICTED_CONTAINER_SECURITY
+from proxylab.modes import ProxyMode
 from proxylab.perf import profile, promtext, resources
 from proxylab.versions import load_pins
 from proxylab.wait import wait_for
-from suites.conformance.conftest import Namespace, namespace  # noqa: F401 - the shared namespace fixture
-
-PROXY_METRICS_PORT = 10249
+from suites.namespaces import Namespace
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -119,21 +118,11 @@ def in_background(fn: Callable[[], dict[str, Any]]) -> Background:
     return Background(thread, holder)
 
 
-Histograms = dict[str, tuple[str, str | None]]
-KUBE_PROXY_HISTOGRAMS: Histograms = {
-    "sync_proxy_rules": ("kubeproxy_sync_proxy_rules_duration_seconds", None),
-    "network_programming": ("kubeproxy_network_programming_duration_seconds", None)}
-# Cilium v1.20's load-balancer control plane reconciles its BPF maps through statedb reconcilers;
-# the label filter keeps the load-balancer ones. (Its cilium_service_implementation_delay is
-# declared but not observed in this version.)
-CILIUM_HISTOGRAMS: Histograms = {"lb_reconcile": ("cilium_reconciler_duration_seconds", "loadbalancer"),
-                     "k8s_event_lag": ("cilium_k8s_event_lag_seconds", None)}
-
-
 @dataclass
 class ProxyObserver:
-    """The proxy's own view on every node: its metrics endpoint (kube-proxy :10249, the Cilium
-    agent :9962, both on the node's own network) and its container's cgroup stats.
+    """The proxy's own view on every node: its metrics endpoint (the mode's ``observer()``: e.g.
+    kube-proxy :10249, the Cilium agent :9962, both on the node's own network) and its container's
+    cgroup stats.
 
     ``histograms``: key -> (metric name, label substring or None); the first key is the proxy's
     "programmed the dataplane" histogram (kube-proxy's rule sync, Cilium's LB reconciler)."""
@@ -173,15 +162,11 @@ class ProxyObserver:
             return [s for part in pool.map(one, self.cluster.nodes) for s in part]
 
 
-EBPF_AGENT_CONTAINER = "cilium-agent"
-
-
 @pytest.fixture(scope="session")
-def proxy(cluster: ClusterInfo, proxy_mode: Any) -> ProxyObserver:
-    """kube-proxy on kube-proxy modes; otherwise the eBPF agent."""
-    if proxy_mode.facts.uses_kube_proxy:
-        return ProxyObserver(cluster, "kube-proxy", PROXY_METRICS_PORT, KUBE_PROXY_HISTOGRAMS)
-    return ProxyObserver(cluster, EBPF_AGENT_CONTAINER, cilium.AGENT_METRICS_PORT, CILIUM_HISTOGRAMS)
+def proxy(cluster: ClusterInfo, proxy_mode: ProxyMode) -> ProxyObserver:
+    """The session mode's proxy (kube-proxy, or the replacement's agent), as the mode describes it."""
+    spec = proxy_mode.observer()
+    return ProxyObserver(cluster, spec.container, spec.metrics_port, dict(spec.histograms))
 
 
 def client_node(ns: Namespace) -> str | None:

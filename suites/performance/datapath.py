@@ -26,7 +26,7 @@ from typing import Any
 from loadgen import fastgen, validity
 from loadgen.fastgen import FastResult, FastSpec
 from proxylab.perf import interference, summary
-from suites.conformance.conftest import Namespace
+from suites.namespaces import Namespace
 
 CONNS = {"keepalive": True, "newconn": False}
 OPEN_LOOP_SHARES = (0.25, 0.5, 0.75)

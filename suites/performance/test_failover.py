@@ -25,7 +25,7 @@ from proxylab.convergence import parse_series
 from proxylab.perf import failover, summary
 from proxylab.perf.profile import PerfConfig
 from proxylab.results import MetricId, records
-from suites.conformance.conftest import Namespace
+from suites.namespaces import Namespace
 
 from .conftest import client_node, in_background
 

@@ -38,14 +38,14 @@ from kubernetes import client
 
 from operators.fixture import FIXTURE_LABEL
 from proxylab import guard
-from proxylab.guard import SERVICE_CIDR
+from proxylab.constants import ECHO_HTTP_PORT, SERVICE_CIDR
 from proxylab.modes import ProxyMode
 from proxylab.perf import dataplane, interference, resources, summary
 from proxylab.perf.profile import PerfConfig
 from proxylab.results import MetricId, records
 from proxylab.shell import run
 from proxylab.wait import wait_for
-from suites.conformance.conftest import Namespace
+from suites.namespaces import Namespace
 
 from . import datapath
 from .conftest import ProxyObserver, client_node, generator_pod, in_background
@@ -95,11 +95,11 @@ class Sweep:
     @property
     def refuses(self) -> bool:
         """A Service without endpoints is refused (kube-proxy), rather than unreachable (Cilium's socket LB)."""
-        return self.mode.facts.uses_kube_proxy
+        return self.mode.uses_kube_proxy
 
 
 def _service(name: str, selector: dict[str, str] | None, cluster_ip: str | None = None) -> client.V1Service:
-    spec = client.V1ServiceSpec(ports=[client.V1ServicePort(name="http", port=80, target_port=8080, protocol="TCP")],
+    spec = client.V1ServiceSpec(ports=[client.V1ServicePort(name="http", port=80, target_port=ECHO_HTTP_PORT, protocol="TCP")],
                                 selector=selector, cluster_ip=cluster_ip)
     return client.V1Service(metadata=client.V1ObjectMeta(name=name, labels={"proxylab.dev/perf": "sweep"}), spec=spec)
 
@@ -207,7 +207,7 @@ def _new_endpoint(sw: Sweep, k: int, r: int) -> dict[str, Any]:
     body = {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
             "metadata": {"name": f"{name}-1", "labels": {"kubernetes.io/service-name": name,
                                                          "endpointslice.kubernetes.io/managed-by": "proxylab.dev"}},
-            "addressType": "IPv4", "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
+            "addressType": "IPv4", "ports": [{"name": "http", "port": ECHO_HTTP_PORT, "protocol": "TCP"}],
             "endpoints": [{"addresses": [sw.backend_ip], "conditions": {"ready": True}}]}
     disc = client.DiscoveryV1Api(sw.ns.api)
 
@@ -243,7 +243,7 @@ def _connects(sw: Sweep, target: str, n: int, pod: str | None = None) -> dict[st
 def sweep(namespace: Namespace, perf: PerfConfig, proxy: ProxyObserver, proxy_mode: ProxyMode) -> Sweep:
     """The sweep's state: one real Service with one backend on the second worker, the generator
     pod on the first; the steps (test_sweep_step[K]) grow the Services and measure."""
-    limit, why = dataplane.sweep_limit(proxy_mode)
+    limit, why = proxy_mode.sweep_limit()
     if limit is not None and perf.sweep[-1] > limit:
         raise pytest.UsageError(f"--perf-services-sweep up to {perf.sweep[-1]} exceeds what {proxy_mode} holds: "
                                 f"{why}, i.e. {limit} Services; ask for at most {limit}")
@@ -276,13 +276,13 @@ def _step(sw: Sweep, k: int, perf: PerfConfig, proxy: ProxyObserver) -> dict[str
                              "programmed_seconds": round(programmed_s, 1),
                              "programmed_method": "first bulk create call -> the last created Service answers "
                                                   "from the client pod (200 ms probe timeout + 50 ms gap)",
-                             "dataplane": dataplane.read(sw.mode, node, sw.ns.api), "dataplane_node": node,
+                             "dataplane": sw.mode.dataplane_counts(node, sw.ns.api), "dataplane_node": node,
                              "quiet_before_measuring": quiet}
     entry["first_packet"] = _connects(sw, f"{sw.existing_ip}:80", perf.first_packet_samples)
-    entry["first_packet_pod_ip"] = _connects(sw, f"{sw.backend_ip}:8080", perf.first_packet_samples,
+    entry["first_packet_pod_ip"] = _connects(sw, f"{sw.backend_ip}:{ECHO_HTTP_PORT}", perf.first_packet_samples,
                                              pod=sw.probes["baseline"])
     for conn in datapath.CONNS:
-        pairs = datapath.closed_loop(sw.path, f"{sw.existing_ip}:80", f"{sw.backend_ip}:8080", conn, perf.repeats,
+        pairs = datapath.closed_loop(sw.path, f"{sw.existing_ip}:80", f"{sw.backend_ip}:{ECHO_HTTP_PORT}", conn, perf.repeats,
                                      perf.fast_duration_s)
         datapath.assert_steady(pairs)
         entry[f"data_path_{conn}"] = datapath.figures(pairs)

@@ -20,7 +20,7 @@ from proxylab import manifests
 from proxylab.perf import interference, resources, summary
 from proxylab.perf.profile import PerfConfig
 from proxylab.results import MetricId, records
-from suites.conformance.conftest import Namespace
+from suites.namespaces import Namespace
 
 from . import datapath
 from .conftest import ProxyObserver, client_node, generator_pod

@@ -17,6 +17,7 @@ from reports.load import ReportError, load
 
 from .report_fixtures import doc, rec
 
+IPVS = ProxyMode.parse("ipvs")
 TEST = "suites/conformance/test_smoke.py::test_refused"
 
 
@@ -33,16 +34,16 @@ def test_bad_cluster_names_are_refused_before_anything_happens(
 
     monkeypatch.setattr(cluster, "check_mode_supported", forbidden)
     with pytest.raises(ClusterError, match="invalid cluster name"):
-        cluster.up(ProxyMode.IPTABLES, name=name)
+        cluster.up(ProxyMode.parse("iptables"), name=name)
     assert not (tmp_path / "state").exists(), "no state directory for a refused name"
 
 
 def test_names_are_kinds_dns_labels_within_50_characters() -> None:
-    assert cluster.normalise_name(None, ProxyMode.IPVS) == "proxylab-ipvs"
-    assert cluster.normalise_name("x1", ProxyMode.IPVS) == "proxylab-x1"
-    assert cluster.normalise_name("a" * 41, ProxyMode.IPVS) == "proxylab-" + "a" * 41  # 50 characters
+    assert cluster.normalise_name(None, IPVS) == "proxylab-ipvs"
+    assert cluster.normalise_name("x1", IPVS) == "proxylab-x1"
+    assert cluster.normalise_name("a" * 41, IPVS) == "proxylab-" + "a" * 41  # 50 characters
     with pytest.raises(ClusterError):
-        cluster.normalise_name("a" * 42, ProxyMode.IPVS)
+        cluster.normalise_name("a" * 42, IPVS)
 
 
 def test_every_state_path_stays_inside_the_state_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -80,7 +81,7 @@ def test_resume_of_an_unknown_run_names_the_runs_there(tmp_path: Path) -> None:
     (tmp_path / "nightly-7").mkdir()
 
     with pytest.raises(InvalidArgument, match=r"run nope does not exist in .*; runs there: 20260101-000000, nightly-7"):
-        runner.run([ProxyMode.IPTABLES], ["conformance"], "nope", tmp_path, resume=True, out=lambda _: None)
+        runner.run([ProxyMode.parse("iptables")], ["conformance"], "nope", tmp_path, resume=True, out=lambda _: None)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["20260101-000000", "nightly-7"], "nothing created"
 
 

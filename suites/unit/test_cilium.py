@@ -5,10 +5,10 @@ from __future__ import annotations
 import ipaddress
 
 from proxylab import cilium
-from proxylab.guard import POD_CIDR
+from proxylab.constants import POD_CIDR
 from proxylab.images import ciliumimages
 from proxylab.images.catalog import Catalog
-from proxylab.modes import ProxyMode
+from proxylab.modes import ProxyMode, all_modes
 from proxylab.versions import load_pins
 
 SERVICE_LIST = """\
@@ -65,4 +65,4 @@ def test_go_builds_substitute_only_the_unserved_dependencies() -> None:
 
 
 def test_only_the_ebpf_cni_enforces_network_policy() -> None:
-    assert [m for m in ProxyMode if m.facts.cni_enforces_network_policy] == [ProxyMode.EBPF]
+    assert [m for m in all_modes() if m.cni_enforces_network_policy] == [ProxyMode.parse("ebpf")]

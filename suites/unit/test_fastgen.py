@@ -108,9 +108,9 @@ def test_dataplane_counts() -> None:
 
 def test_sweep_limits() -> None:
     from proxylab.modes import ProxyMode
-    limit, why = dataplane.sweep_limit(ProxyMode.EBPF)
+    limit, why = ProxyMode.parse("ebpf").sweep_limit()
     assert limit is not None and limit >= 50_000 and "bpf-lb-map-max" in why
-    assert dataplane.sweep_limit(ProxyMode.IPTABLES)[0] is None
+    assert ProxyMode.parse("iptables").sweep_limit()[0] is None
 
 
 def test_wait_quiet_waits_for_the_cluster(monkeypatch: pytest.MonkeyPatch) -> None:

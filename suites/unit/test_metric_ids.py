@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 
+from proxylab.modes import all_modes
 from proxylab.results import MetricId, declared, metric_ids_for, records
 from reports import load
 from reports.differences import differences
@@ -33,7 +34,6 @@ from reports.headline import ALONG_K, FIGURES, HeadlineRow, table
 from reports.model import assemble
 from reports.render import html
 from reports.sources import LEGACY, find
-from suites.conformance.known_differences import KNOWN_DIFFERENCES
 
 SUITES = Path(__file__).resolve().parents[1]
 OLD_RESULTS = Path(__file__).parent / "data" / "schema1"  # dev8 (iptables), dev9 (nftables), dev10 (ebpf)
@@ -111,8 +111,9 @@ def test_known_differences_name_existing_tests() -> None:
     """A renamed test would otherwise lose its known difference silently (and fail on that mode)."""
     tests = {node.name for p in _test_modules() for node in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
              if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")}
-    missing = sorted({name for _, name in KNOWN_DIFFERENCES} - tests)
-    assert not missing, f"suites/conformance/known_differences.py names tests that do not exist: {missing}"
+    named = {(mode.value, name) for mode in all_modes() for name in mode.known_differences}
+    missing = sorted((m, name) for m, name in named if name not in tests)
+    assert not missing, f"a mode's known_differences (proxylab/modes/) names tests that do not exist: {missing}"
 
 
 # -- declarations and what a record stores --------------------------------------------------------

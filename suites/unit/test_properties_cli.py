@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from proxylab import cli, cluster, runner
 from proxylab.errors import ClusterError, InvalidArgument, ProxylabError
-from proxylab.modes import ProxyMode
+from proxylab.modes import ProxyMode, all_modes
 from proxylab.results import validate_run_id
 
 from .props import props
@@ -24,7 +24,7 @@ NAMES = (st.text(alphabet=NAME_CHARS, max_size=60) | st.text(max_size=20)
 
 
 @props(300)
-@given(name=NAMES | st.none(), mode=st.sampled_from(list(ProxyMode)))
+@given(name=NAMES | st.none(), mode=st.sampled_from(all_modes()))
 def test_cluster_names_are_labels_whose_state_stays_inside(name: str | None, mode: ProxyMode,
                                                            tmp_path_factory: pytest.TempPathFactory) -> None:
     state = tmp_path_factory.getbasetemp() / "state"
@@ -58,7 +58,7 @@ def test_run_ids_are_one_path_component_or_refused(run_id: str) -> None:
     assert cli.build_parser().parse_args(["run", "--resume", run_id]).resume == run_id
 
 
-MODE_WORDS = st.sampled_from([m.value for m in ProxyMode] + ["IPVS", " ebpf ", "userspace", "", " "])
+MODE_WORDS = st.sampled_from([m.value for m in all_modes()] + ["IPVS", " ebpf ", "userspace", "", " "])
 
 
 @props(300)

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from proxylab.errors import ProxylabError
-from proxylab.modes import ProxyMode
+from proxylab.modes import ProxyMode, all_modes
 from proxylab.runner import (
     ModeOutcome,
     default_modes,
@@ -18,7 +18,7 @@ from proxylab.runner import (
     verdict_line,
 )
 
-IPT, NFT, IPVS = ProxyMode.IPTABLES, ProxyMode.NFTABLES, ProxyMode.IPVS
+IPT, NFT, IPVS = (ProxyMode.parse(m) for m in ("iptables", "nftables", "ipvs"))
 
 
 def test_resume_skips_only_modes_whose_session_finished() -> None:
@@ -28,8 +28,8 @@ def test_resume_skips_only_modes_whose_session_finished() -> None:
 
 
 def test_default_modes_are_the_implemented_ones() -> None:
-    assert parse_modes(None) == default_modes() == [m for m in ProxyMode if m.facts.implemented]
-    assert parse_modes("nftables, ebpf") == [NFT, ProxyMode.EBPF]
+    assert parse_modes(None) == default_modes() == [m for m in all_modes() if m.implemented]
+    assert parse_modes("nftables, ebpf") == [NFT, ProxyMode.parse("ebpf")]
 
 
 def test_suites_that_do_not_exist_are_refused_with_the_available_ones(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""Fixtures shared by the conformance suite: a namespace per module with probe helpers."""
+"""A throw-away namespace per test module with probe helpers, for every e2e suite (the ``namespace``
+fixture is registered by suites/conftest.py)."""
 
 from __future__ import annotations
 

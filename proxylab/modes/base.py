@@ -1,0 +1,168 @@
+"""What a proxy mode is: the interface every mode module implements, and the registry of modes.
+
+A mode answers every question the rest of proxylab has about it (host requirements, its kind
+config, how to install and verify it, how to observe it, what it programmed, how it knowingly
+differs, which images it needs); nothing outside ``proxylab/modes/`` tests which mode it is.
+Where the cluster runs (kind on this host's Docker, :mod:`proxylab.cluster`) is not a mode's
+business: it hands the mode an :class:`InstallContext` with the nodes and a way to load images.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from ..errors import UnknownMode
+from ..kernel import options_support
+
+if TYPE_CHECKING:
+    from ..cni import NodeNet
+    from ..images.catalog import Catalog
+    from ..images.steps import Step
+    from ..versions import Pins
+
+# key -> (Prometheus histogram name, label substring or None); the first key is the proxy's
+# "programmed the dataplane" histogram.
+Histograms = dict[str, tuple[str, str | None]]
+
+
+@dataclass(frozen=True)
+class KindSettings:
+    """A mode's part of the kind config (proxylab/templates/kind-config.yaml.j2)."""
+
+    kube_proxy_mode: str  # kind's networking.kubeProxyMode ("none": no kube-proxy)
+    # Extra KubeProxyConfiguration fields, merged into the patch after metricsBindAddress.
+    kube_proxy_config: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class InstallContext:
+    """What a mode's install step gets from where the cluster runs (today: kind on local Docker)."""
+
+    name: str
+    kubeconfig: Path
+    cluster_dir: Path
+    nodes: list[NodeNet]
+    pins: Pins
+    load_image: Callable[[str], None]  # make a local image available on every node
+    t0: float  # monotonic start of `cluster up`, for progress lines
+
+
+@dataclass(frozen=True)
+class ObserverSpec:
+    """Where the performance suite finds the proxy on every node."""
+
+    container: str  # the proxy's container name (crictl stats label io.kubernetes.container.name)
+    metrics_port: int  # its Prometheus endpoint on the node's own network
+    histograms: Histograms
+
+
+@dataclass(frozen=True)
+class OfflineImageContext:
+    """What an offline (no registry) image build step of a mode can build on."""
+
+    pins: Pins
+    catalog: Catalog
+    go: str
+    base_key: str  # cache key of the Debian base image
+    cni_plugins_out: Path
+    cni_plugins_key: str
+
+
+class ProxyMode(abc.ABC):
+    """One proxy mode. Instances are singletons registered with :func:`register`; compare with ``is``.
+
+    Class attributes a mode sets (plain facts); methods a mode implements (actions)."""
+
+    value: str  # the name on the command line, in results paths and tox env names
+    host_requirement: str  # one sentence for `proxylab modes` / doctor
+    kernel_options: tuple[str, ...] = ()  # CONFIG_* the host kernel must have (y, or m where loadable)
+    implemented: bool = True  # False hides it from the default run and the testable tox envs
+    uses_kube_proxy: bool = True  # kube-proxy runs (and REJECTs connections to a Service without endpoints)
+    cni: str = "proxylab ptp + host-local (proxylab/cni.py)"
+    cni_enforces_network_policy: bool = False
+    # test function name (parameters stripped) -> why this mode genuinely differs from kube-proxy there;
+    # such a test runs as a strict expected failure (suites/conformance/known_differences.py).
+    known_differences: Mapping[str, str] = MappingProxyType({})
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __repr__(self) -> str:
+        return f"<proxy mode {self.value}>"
+
+    @classmethod
+    def parse(cls, name: str) -> ProxyMode:
+        """The registered mode called ``name`` (case and surrounding blanks ignored), or UnknownMode."""
+        key = name.strip().lower()
+        if key in _REGISTRY:
+            return _REGISTRY[key]
+        raise UnknownMode(f"unknown proxy mode {name!r}; valid modes: {', '.join(_REGISTRY)}")
+
+    # --- host ---
+    def host_support(self) -> tuple[bool, str]:
+        """Whether this host's kernel can run the mode, with the reason when it cannot."""
+        return options_support(self.value, self.kernel_options)
+
+    def prepare_host(self) -> None:
+        """Load what the mode needs into the host kernel (kind nodes share it). Default: nothing."""
+        return None
+
+    # --- cluster ---
+    @abc.abstractmethod
+    def kind_settings(self) -> KindSettings: ...
+
+    @abc.abstractmethod
+    def install(self, ctx: InstallContext) -> dict[str, Any]:
+        """Make pod networking and the proxy work on fresh nodes; returns features for results.json."""
+
+    @abc.abstractmethod
+    def verify(self, kubeconfig: Path, nodes: list[str]) -> dict[str, Any]:
+        """Wait for the proxy, then prove from the nodes that this mode (and no other) is in effect,
+        or raise ClusterError. Returns evidence/features to record ({}: nothing to record)."""
+
+    # --- observation (performance suite) ---
+    @abc.abstractmethod
+    def observer(self) -> ObserverSpec: ...
+
+    @abc.abstractmethod
+    def proxy_version(self, pins: Pins) -> str:
+        """The proxy and its version, for results.json's versions["proxy"]."""
+
+    @abc.abstractmethod
+    def dataplane_counts(self, node: str, api: Any) -> dict[str, int]:
+        """The size of what the proxy programmed on ``node`` (see proxylab/perf/dataplane.py)."""
+
+    def sweep_limit(self) -> tuple[int | None, str]:
+        """The largest number of one-backend Services the mode's tables hold as proxylab sets it up."""
+        return None, "no table limit below the sweep's maximum"
+
+    # --- images ---
+    def offline_image_steps(self, ctx: OfflineImageContext) -> list[Step]:
+        """Image build steps beyond the node image (which preloads kube-proxy). Default: none."""
+        return []
+
+    def pull_image_steps(self, pins: Pins, catalog: Catalog, go: str) -> list[Step]:
+        return []
+
+
+_REGISTRY: dict[str, ProxyMode] = {}
+
+
+def register(mode: ProxyMode) -> ProxyMode:
+    """Add ``mode`` to the registry (in import order: the order of `proxylab modes` and runs)."""
+    if mode.value in _REGISTRY:
+        raise ValueError(f"proxy mode {mode.value!r} registered twice")
+    if not mode.value or mode.value != mode.value.strip().lower() or "," in mode.value:
+        raise ValueError(f"proxy mode name {mode.value!r} must be lowercase, without blanks or commas")
+    _REGISTRY[mode.value] = mode
+    return mode
+
+
+def all_modes() -> tuple[ProxyMode, ...]:
+    """Every registered mode, in registration order."""
+    return tuple(_REGISTRY.values())
