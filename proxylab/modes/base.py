@@ -95,6 +95,17 @@ class ProxyMode(abc.ABC):
     def __repr__(self) -> str:
         return f"<proxy mode {self.value}>"
 
+    # A mode is a registered singleton compared with ``is``: copies (dataclasses.asdict deep-copies
+    # every field) and pickles must give the same object back.
+    def __copy__(self) -> ProxyMode:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> ProxyMode:
+        return self
+
+    def __reduce__(self) -> tuple[Callable[[str], ProxyMode], tuple[str]]:
+        return ProxyMode.parse, (self.value,)
+
     @classmethod
     def parse(cls, name: str) -> ProxyMode:
         """The registered mode called ``name`` (case and surrounding blanks ignored), or UnknownMode."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import configparser
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -138,3 +139,17 @@ def test_the_nightly_matrix_is_every_registered_mode() -> None:
     doc = yaml.safe_load((ROOT / ".github" / "workflows" / "nightly.yml").read_text())
     matrix = doc["jobs"]["mode"]["strategy"]["matrix"]["mode"]
     assert sorted(matrix) == sorted(NAMES), f".github/workflows/nightly.yml: make the matrix mode: [{', '.join(NAMES)}]"
+
+
+def test_a_mode_survives_copy_pickle_and_the_cluster_record_round_trip(tmp_path: Path) -> None:
+    import copy
+    import dataclasses
+    import pickle
+
+    from proxylab.cluster import ClusterInfo
+
+    for mode in all_modes():
+        assert copy.copy(mode) is mode and copy.deepcopy(mode) is mode and pickle.loads(pickle.dumps(mode)) is mode  # noqa: S301 (our own bytes)
+        info = ClusterInfo("proxylab-x", mode, tmp_path / "kubeconfig", ["n1"], 1.0, 2.0)
+        assert dataclasses.asdict(info)["mode"] is mode
+        assert ClusterInfo.from_json(json.loads(json.dumps(info.to_json()))) == info
