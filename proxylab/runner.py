@@ -29,7 +29,9 @@ from .errors import InvalidArgument, ProxylabError
 from .modes import ProxyMode, all_modes
 from .results import ResultsWriter, RunMetadata, git_commit, host_facts, validate_run_id
 
-KNOWN_SUITES = ("conformance", "performance")
+# The e2e suites a run can name (in run order), and those it runs when --suites is left out.
+KNOWN_SUITES = ("operator", "conformance", "loadgen", "performance")
+DEFAULT_SUITES = ("conformance", "performance")
 REPO = Path(__file__).resolve().parents[1]
 TEARDOWN_GRACE = 180.0  # seconds a stopped pytest gets to delete its cluster
 HEARTBEAT = 30.0  # seconds of child silence before a "still running" line
@@ -57,12 +59,13 @@ def parse_modes(text: str | None) -> list[ProxyMode]:
 
 
 def parse_suites(text: str | None, root: Path = REPO) -> list[str]:
-    """Requested suites (default: every known one that exists), refusing ones not written yet."""
+    """Requested suites (default: DEFAULT_SUITES that exist), refusing ones not written yet."""
     present = [s for s in KNOWN_SUITES if (root / "suites" / s).is_dir()]
     if text is None:
-        if not present:
+        default = [s for s in present if s in DEFAULT_SUITES]
+        if not default:
             raise ProxylabError(f"no suites under {root / 'suites'}; run proxylab from a proxylab checkout")
-        return present
+        return default
     wanted = [s.strip() for s in text.split(",") if s.strip()]
     if not wanted:
         raise InvalidArgument(f"--suites {text!r} names no suite; available: {', '.join(present) or 'none'} "

@@ -93,7 +93,7 @@ def _proxylab(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[s
 
 
 def _pytest(*args: str) -> list[str]:
-    return [sys.executable, "-m", "pytest", *args, "-m", "e2e", "--proxy-mode", "iptables", "-p", "no:cacheprovider", "-q"]
+    return [sys.executable, "-m", "pytest", *args, "-m", "e2e", "--proxy-mode", "iptables", "-p", "no:cacheprovider", "-q", "-s"]
 
 
 def _until(session: Session, check: Any, what: str, timeout: float = 600) -> None:

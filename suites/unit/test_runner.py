@@ -50,3 +50,8 @@ def test_progress_lines_say_mode_suites_and_elapsed_time() -> None:
     assert progress(3725.4, "ipvs", ["conformance"], "PASSED") == "[proxylab run 01:02:05 ipvs/conformance] PASSED"
     assert verdict_line([ModeOutcome("iptables", 0, 61), ModeOutcome("nftables", 1, 5)]) == \
         "iptables ok in 00:01:01; nftables FAILED (pytest exit 1) in 00:00:05"
+
+
+def test_every_e2e_suite_can_be_named_the_default_is_conformance_and_performance() -> None:
+    assert parse_suites(None) == ["conformance", "performance"]
+    assert parse_suites("operator,loadgen") == ["operator", "loadgen"]
