@@ -7,6 +7,7 @@ finish; a test asks for measured values to be recorded through the ``metrics`` f
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 
@@ -121,9 +122,13 @@ def cluster(pytestconfig: pytest.Config, proxy_mode: ProxyMode) -> Iterator[Clus
                 raise pytest.UsageError(f"--reuse-cluster {reuse} runs mode {info.mode.value}, "
                                         f"not --proxy-mode {proxy_mode.value}")
         else:
-            info = cluster_mod.up(proxy_mode, workers=pytestconfig.getoption("--workers"),
-                                  name=pytestconfig.getoption("--cluster-name"),
-                                  keep=pytestconfig.getoption("--keep-cluster"))
+            # Not captured: cluster creation's progress lines (and "removing it, left over from an
+            # interrupted run") reach the terminal and `proxylab run`'s output as they happen.
+            capture = pytestconfig.pluginmanager.getplugin("capturemanager")
+            with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+                info = cluster_mod.up(proxy_mode, workers=pytestconfig.getoption("--workers"),
+                                      name=pytestconfig.getoption("--cluster-name"),
+                                      keep=pytestconfig.getoption("--keep-cluster"))
     except ProxylabError as exc:
         writer.run.mode_status, writer.run.mode_reason = "failed", str(exc)
         writer.flush()

@@ -197,7 +197,7 @@ def test_proxylab_run_killed_during_cluster_creation_resumes(tmp_path: Path, met
         "the killed run left no (unfinished) results.json"
     assert _node_containers(mode_name) or kind_clusters(), "nothing of the half-made cluster is left to recover from"
 
-    again = Session([*argv[:3], "--resume", run_id, *argv[3:]], tmp_path / "resumed.log")
+    again = Session([*argv[:4], "--resume", run_id, *argv[4:]], tmp_path / "resumed.log")
     code = again.wait()
     out = again.output()
     assert code == 0, out[-3000:]
