@@ -33,6 +33,10 @@ def _start_time(pid: int) -> str | None:
         return None
     # The command name (field 2) may contain spaces and parentheses: split after the last ')'.
     fields = stat.rsplit(")", 1)[1].split()
+    if not fields or fields[0] in ("Z", "X"):
+        # Killed but not yet reaped (a zombie keeps its /proc entry until its parent, or an init
+        # that may never come in a container, waits for it): it runs no more.
+        return None
     return fields[19] if len(fields) > 19 else None
 
 

@@ -42,3 +42,25 @@ def test_released_or_finished_without_owner_is_kept_unfinished_is_stale(tmp_path
 def test_an_unreadable_owner_record_is_never_taken_for_stale(tmp_path: Path) -> None:
     (tmp_path / ownership.OWNER_FILE).write_text("{")
     assert ownership.stale_reason(tmp_path) is None
+
+
+def test_a_killed_owner_not_yet_reaped_is_not_alive(tmp_path: Path) -> None:
+    """A zombie keeps its /proc entry (and start time) until reaped; in CI the kill tests' resumed
+    run found the killed run's pytest as a zombie and took its cluster for one in use."""
+    import os
+    import signal
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        ownership.claim(tmp_path, proc.pid)
+        os.kill(proc.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while "Z" not in Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()[:1]:
+            assert time.monotonic() < deadline, "the child did not become a zombie"
+            time.sleep(0.05)
+        reason = ownership.stale_reason(tmp_path)  # not reaped yet: still a zombie
+        assert reason is not None and str(proc.pid) in reason
+    finally:
+        proc.kill()
+        proc.wait()
