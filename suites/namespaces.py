@@ -4,8 +4,9 @@ fixture is registered by suites/conftest.py)."""
 from __future__ import annotations
 
 import json
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,3 +106,34 @@ def namespace(cluster: ClusterInfo, fixture_operator: float, request: pytest.Fix
         yield ns
     finally:
         kube.delete_namespace(api, ns.name)
+
+
+@dataclass
+class Background:
+    """A probe running in a thread; ``result()`` joins it (re-raising its error)."""
+
+    thread: threading.Thread
+    holder: dict[str, Any]
+
+    def result(self, timeout: float) -> dict[str, Any]:
+        self.thread.join(timeout)
+        if self.thread.is_alive():
+            raise AssertionError(f"background probe still running after {timeout}s")
+        if "error" in self.holder:
+            raise self.holder["error"]
+        out: dict[str, Any] = self.holder["result"]
+        return out
+
+
+def in_background(fn: Callable[[], dict[str, Any]]) -> Background:
+    holder: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            holder["result"] = fn()
+        except BaseException as exc:  # handed to the caller by result()
+            holder["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    return Background(thread, holder)

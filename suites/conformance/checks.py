@@ -3,13 +3,12 @@ cluster on purpose (test_harness_detects_breakage.py): the same check must go re
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any
 
 from proxylab.convergence import Sample, converged_at, parse_series
 from proxylab.stats import Fairness, fairness
-from suites.namespaces import Namespace
+from suites.namespaces import Namespace, in_background
 
 
 def assert_all_backends_answer(ns: Namespace, client_pod: str, url: str, backends: set[str], requests: int,
@@ -58,23 +57,17 @@ class Series:
     """``echo series`` running in the background in a client pod."""
 
     def __init__(self, ns: Namespace, client: str, url: str, duration_ms: int) -> None:
-        self.result: dict[str, Any] = {}
-
-        def target() -> None:
-            self.result.update(ns.probe(client, "series", url, str(duration_ms), str(INTERVAL_MS),
-                                        timeout=duration_ms / 1000 + 60))
-
-        self._thread = threading.Thread(target=target, daemon=True)
-        self._thread.start()
+        self._run = in_background(lambda: ns.probe(client, "series", url, str(duration_ms), str(INTERVAL_MS),
+                                                   timeout=duration_ms / 1000 + 60))
 
     def samples(self, join_timeout_s: float, before_ms: float) -> list[Sample]:
         """Wait for the probe to end; its samples (epoch ms, pod or "!kind").
 
         Fails when the probe started after ``before_ms`` (the first fault): nothing was
         observed before the change, so no convergence time can be measured from it."""
-        self._thread.join(timeout=join_timeout_s)
-        assert "samples" in self.result, f"the series probe gave no result: {self.result}"
-        started = float(self.result["started"])
+        result = self._run.result(join_timeout_s)  # re-raises the probe's own error
+        assert "samples" in result, f"the series probe gave no result: {result}"
+        started = float(result["started"])
         assert started < before_ms, (f"the series probe started {(started - before_ms) / 1000:.1f}s after the "
                                      "fault: the exec into the client pod was too slow to observe it")
-        return parse_series(self.result["samples"])
+        return parse_series(result["samples"])

@@ -12,9 +12,7 @@ Options (all sizes; a profile gives defaults, each option overrides one field):
 from __future__ import annotations
 
 import json
-import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -85,37 +83,6 @@ def generator_pod(ns: Namespace, name: str, node: str | None) -> str:
              what=f"generator pod {name}")
     ns.probes.add(name)
     return name
-
-
-@dataclass
-class Background:
-    """A probe running in a thread; ``result()`` joins it (re-raising its error)."""
-
-    thread: threading.Thread
-    holder: dict[str, Any]
-
-    def result(self, timeout: float) -> dict[str, Any]:
-        self.thread.join(timeout)
-        if self.thread.is_alive():
-            raise AssertionError(f"background probe still running after {timeout}s")
-        if "error" in self.holder:
-            raise self.holder["error"]
-        out: dict[str, Any] = self.holder["result"]
-        return out
-
-
-def in_background(fn: Callable[[], dict[str, Any]]) -> Background:
-    holder: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            holder["result"] = fn()
-        except BaseException as exc:  # handed to the caller by result()
-            holder["error"] = exc
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    return Background(thread, holder)
 
 
 @dataclass

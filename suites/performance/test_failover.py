@@ -25,9 +25,9 @@ from proxylab.convergence import parse_series
 from proxylab.perf import failover, summary
 from proxylab.perf.profile import PerfConfig
 from proxylab.results import MetricId, records
-from suites.namespaces import Namespace
+from suites.namespaces import Namespace, in_background
 
-from .conftest import client_node, in_background
+from .conftest import client_node
 
 pytestmark = pytest.mark.e2e
 

@@ -45,10 +45,10 @@ from proxylab.perf.profile import PerfConfig
 from proxylab.results import MetricId, records
 from proxylab.shell import run
 from proxylab.wait import wait_for
-from suites.namespaces import Namespace
+from suites.namespaces import Namespace, in_background
 
 from . import datapath
-from .conftest import ProxyObserver, client_node, generator_pod, in_background
+from .conftest import ProxyObserver, client_node, generator_pod
 
 pytestmark = pytest.mark.e2e
 
