@@ -9,7 +9,7 @@ workers) live inside a cluster's nodes and go with them.
 from __future__ import annotations
 
 from . import docker, guard
-from .cluster import NETWORK, PREFIX, kind_clusters
+from .cluster import NETWORK, PREFIX, cluster_dir, kind_clusters
 from .paths import state_dir
 from .shell import run
 
@@ -21,7 +21,7 @@ def _docker_ids(*filters: str) -> list[str]:
 
 def of_cluster(name: str) -> dict[str, list[str]]:
     """Everything that still exists of cluster ``name`` (empty lists when it is fully gone)."""
-    state = state_dir() / "clusters" / name
+    state = cluster_dir(name)
     return {
         "kind cluster": [name] if name in kind_clusters() else [],
         "node containers": _docker_ids(f"label=io.x-k8s.kind.cluster={name}"),
@@ -37,8 +37,7 @@ def host_wide() -> dict[str, list[str]]:
         "helper containers": _docker_ids(f"label={docker.LABEL}"),
         "docker network": [NETWORK] if docker.inspect("network", NETWORK) else [],
         "guard routes": guard.installed_routes() if not clusters else [],
-        "state directories": [p.name for p in (state_dir() / "clusters").glob("*")]
-        if (state_dir() / "clusters").is_dir() else [],
+        "state directories": [p.name for p in (state_dir() / "clusters").glob("*")],
     }
 
 

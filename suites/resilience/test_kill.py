@@ -33,8 +33,7 @@ from kubernetes import client
 
 from loadgen.pods import RUN_LABEL
 from proxylab import kube, leftovers
-from proxylab.cluster import PREFIX, kind_clusters
-from proxylab.paths import state_dir
+from proxylab.cluster import PREFIX, cluster_dir, kind_clusters
 from proxylab.wait import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -110,7 +109,7 @@ def _node_containers(name: str) -> list[str]:
 
 
 def _api(name: str) -> client.ApiClient | None:
-    path = state_dir() / "clusters" / name / "kubeconfig"
+    path = cluster_dir(name) / "kubeconfig"
     return kube.api_client(path) if path.exists() else None
 
 
