@@ -138,6 +138,36 @@ def _workers_arg(value: str) -> int:
     return n
 
 
+def _cmd_upstream_specs(args: argparse.Namespace) -> int:
+    import tempfile
+    from pathlib import Path
+
+    from .images import upstream as images
+    from .upstream import ginkgo, specs
+    from .versions import load_pins
+
+    pins = load_pins()
+    if not images.binaries_present():
+        raise ProxylabError(images.missing_message(pins) or "e2e.test not built")
+    with tempfile.TemporaryDirectory() as tmp:
+        built = ginkgo.dry_run_texts(images.upstream_bin_dir(), Path(tmp))
+    try:
+        version, listed = specs.read_spec_list()
+    except specs.SpecListError:
+        version, listed = "(none)", []
+    added, removed = specs.list_differences([s.text for s in listed], built)
+    print(f"e2e.test of {pins.kubernetes}: {len(built)} specs; checked-in list of {version}: {len(listed)}")
+    for text in added:
+        print(f"  + {text}")
+    for text in removed:
+        print(f"  - {text}")
+    if args.write:
+        specs.write_spec_list(pins.kubernetes, built)
+        print(f"wrote {specs.SPEC_LIST}; check proxylab/upstream/behaviours.py and CI_SUBSET against the changes")
+        return 0
+    return 1 if added or removed or version != pins.kubernetes else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="proxylab", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -175,6 +205,11 @@ def build_parser() -> argparse.ArgumentParser:
     ls = c.add_parser("list", help="list proxylab clusters")
     ls.set_defaults(func=_cmd_cluster_list)
 
+    up_ = sub.add_parser("upstream", help="Kubernetes' own e2e Services specs").add_subparsers(dest="sub", required=True)
+    sp = up_.add_parser("specs", help="compare the built e2e.test's spec list with the checked-in one")
+    sp.add_argument("--write", action="store_true", help="rewrite proxylab/upstream/services-specs.txt from it")
+    sp.set_defaults(func=_cmd_upstream_specs)
+
     rep = sub.add_parser("report", help="one self-contained HTML report from results.json files")
     rep.add_argument("results", nargs="+", metavar="RESULTS",
                      help="results.json files or directories searched recursively (e.g. results/<run-id>)")
@@ -192,7 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="comma-separated, of: " + ", ".join(m.value for m in all_modes())
                      + " (default: the implemented ones; unsupported ones are recorded as skipped)")
     run.add_argument("--suites", default=None, metavar="S1,S2",
-                     help="comma-separated, of: operator, conformance, loadgen, performance (default: conformance, performance)")
+                     help="comma-separated, of: operator, conformance, loadgen, performance, upstream "
+                          "(default: conformance, performance, upstream)")
     run.add_argument("--resume", default=None, metavar="RUN_ID", type=_run_id_arg,
                      help="continue RUN_ID: skip modes already finished")
     run.add_argument("--results-dir", default="results", help="results/<run-id>/<mode>/results.json go here")

@@ -164,7 +164,7 @@ def up(mode: ProxyMode, workers: int = 2, name: str | None = None, *, keep: bool
         _create_kind_cluster(plan)
         nets = _wait_for_pod_cidrs(plan)
         features = plan.mode.install(InstallContext(plan.name, plan.kubeconfig, plan.cdir, nets, plan.pins,
-                                                    lambda ref: _load_image(plan.name, ref), plan.t0))
+                                                    lambda ref: load_image(plan.name, ref), plan.t0))
         plan.say(f"CNI configured on {len(nets)} nodes")
         _load_fixture_images(plan)
         _wait_for_nodes_and_dns(plan)
@@ -232,7 +232,8 @@ def _wait_for_pod_cidrs(plan: _Plan) -> list[cni.NodeNet]:
     return [cni.NodeNet(n, ip, cidr or "") for n, ip, cidr in kube.node_networks(api)]
 
 
-def _load_image(name: str, ref: str, timeout: float = 900) -> None:
+def load_image(name: str, ref: str, timeout: float = 900) -> None:
+    """Make the local image ``ref`` available on every node of cluster ``name`` (kind load)."""
     _kind("load", "docker-image", ref, "--name", name, timeout=timeout)
 
 
@@ -240,7 +241,7 @@ def _load_fixture_images(plan: _Plan) -> None:
     for fixture_image in Catalog(plan.pins).fixture_images():
         if not docker.image_exists(fixture_image):
             raise ClusterError(f"image {fixture_image} not found; run `proxylab images build` first")
-        _load_image(plan.name, fixture_image, timeout=300)
+        load_image(plan.name, fixture_image, timeout=300)
 
 
 def _wait_for_nodes_and_dns(plan: _Plan) -> None:

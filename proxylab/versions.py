@@ -20,7 +20,8 @@ KUBERNETES_RE = re.compile(r"v\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?")
 # Pins other modules read from ``Pins.raw``: checked here so a missing one is named at load time.
 RAW_VERSIONS = (("locust", "version"), ("go", "minimum"), ("operator", "kopf"), ("operator", "kubernetes"),
                 ("proxylab_images", "echo"), ("proxylab_images", "locust"), ("proxylab_images", "operator"),
-                ("cilium", "version"), ("cilium", "llvm"), ("cilium", "helm"), ("cilium", "gobgp_substitute"))
+                ("cilium", "version"), ("cilium", "llvm"), ("cilium", "helm"), ("cilium", "gobgp_substitute"),
+                ("upstream", "ginkgo"), ("upstream", "agnhost"))
 
 
 @dataclass(frozen=True)

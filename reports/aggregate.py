@@ -10,6 +10,7 @@ from proxylab.modes import all_modes
 from proxylab.results import Metrics, ModeStatus, Verdict
 
 from .load import ModeRun
+from .upstream import conformance_seconds, upstream_seconds
 
 _ORDER = [m.value for m in all_modes()]
 SummaryStatus = ModeStatus | Literal["incomplete"]  # incomplete: ran, but no finish time
@@ -140,6 +141,12 @@ def environment(runs: Sequence[ModeRun]) -> list[EnvRow]:
                 "started": str(run.get("started", "")), "finished": str(run.get("finished") or "not finished"),
                 "cluster": str(cluster.get("name", "none")),
                 "cluster up (s)": str(cluster.get("up_seconds", "")) if cluster else ""}
+        # The two conformance suites' cost on the same cluster (the upstream section explains them).
+        ours, theirs = conformance_seconds(r), upstream_seconds(r)
+        if ours is not None:
+            out["proxylab conformance suite (s, sum of tests)"] = f"{ours:g}"
+        if theirs is not None:
+            out["upstream e2e specs (s, ginkgo wall time)"] = f"{theirs:g}"
         return out
 
     per_mode = {r.mode: rows_for(r) for r in runs}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from . import differences, headline, history, performance, significance
+from . import differences, headline, history, performance, significance, upstream
 from .aggregate import EnvRow, MatrixRow, ModeSummary, environment, matrix, mode_key, split_latest, summarise
 from .chartspec import ChartSpec
 from .load import ModeRun
@@ -24,6 +24,7 @@ class ReportData:
     perf: PerfSection
     env: list[EnvRow]
     threshold: float
+    upstream: upstream.UpstreamSection = field(default_factory=upstream.UpstreamSection)
     history_runs: list[str] = field(default_factory=list)
     trends: list[ChartSpec] = field(default_factory=list)
     regressions: list[history.Regression] = field(default_factory=list)
@@ -62,6 +63,7 @@ def assemble(runs: Sequence[ModeRun], earlier: Sequence[ModeRun] = (), *, genera
         perf=performance.section(current),
         env=environment(current),
         threshold=threshold,
+        upstream=upstream.section(current),
         history_runs=run_order if with_history else [],
         trends=history.charts(everything) if with_history else [],
         regressions=history.regressions(everything, threshold) if with_history else [],

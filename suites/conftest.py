@@ -1,6 +1,7 @@
 """pytest plumbing shared by every suite: options, the session cluster, results.json.
 
-Options: --proxy-mode, --keep-cluster, --reuse-cluster, --cluster-name, --results-dir, --run-id, --workers.
+Options: --proxy-mode, --keep-cluster, --reuse-cluster, --cluster-name, --results-dir, --run-id, --workers,
+--upstream-set.
 Tests marked ``e2e`` are recorded in ``<results-dir>/<run-id>/<mode>/results.json`` as they
 finish; a test asks for measured values to be recorded through the ``metrics`` fixture.
 """
@@ -58,6 +59,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--run-id", default=os.environ.get("PROXYLAB_RUN_ID") or new_run_id(),
                 help="groups the modes of one run (default: UTC timestamp)")
     g.addoption("--workers", type=int, default=2, help="worker nodes of the session cluster")
+    g.addoption("--upstream-set", choices=("all", "ci"), default=os.environ.get("PROXYLAB_UPSTREAM_SET", "all"),
+                help="suites/upstream: every [sig-network] Services spec of the pinned version (all), or "
+                     "the fixed subset of the README's test command (ci)")
 
 
 def _failure_text(report: pytest.TestReport) -> str:

@@ -15,7 +15,7 @@ from ..modes import OfflineImageContext, all_modes
 from ..paths import bin_dir, cache_dir, kind_binary
 from ..shell import run
 from ..versions import Pins, load_pins
-from . import dockerbuild, gobuild, node, pyimage, rootfs
+from . import dockerbuild, gobuild, node, pyimage, rootfs, upstream
 from .catalog import Catalog
 from .steps import Step, StepRunner, content_hash
 
@@ -231,7 +231,9 @@ def _offline_steps(pins: Pins, cat: Catalog) -> list[Step]:
     steps.append(operator_step(pins, cat, base_key))
     # Last: what the modes need beyond the node image (Cilium's images: the longest build).
     ctx = OfflineImageContext(pins, cat, go, base_key, outs["cni-plugins"], go_keys["cni-plugins"])
-    return _unique(steps + [s for m in all_modes() if m.implemented for s in m.offline_image_steps(ctx)])
+    steps += [s for m in all_modes() if m.implemented for s in m.offline_image_steps(ctx)]
+    # Kubernetes' own e2e suite (suites/upstream): after everything a cluster needs.
+    return _unique(steps + upstream.offline_steps(pins, cat.base, base_key, go))
 
 
 def _unique(steps: list[Step]) -> list[Step]:
@@ -272,7 +274,8 @@ def build_all(strategy: str = "auto") -> str:
         pulled = _pull_steps(pins, cat)
         steps = [_go_step(kind_spec, go), *pulled, echo_step(cat, go), locust_step(pins, cat, go),
                  operator_step(pins, cat, pulled[-1].key)]
-        steps = _unique(steps + [s for m in all_modes() if m.implemented for s in m.pull_image_steps(pins, cat, go)])
+        steps = _unique(steps + [s for m in all_modes() if m.implemented for s in m.pull_image_steps(pins, cat, go)]
+                        + upstream.pull_steps(pins))
     print(f"images: strategy {chosen} (requested {strategy}); cache {cache_dir()}", flush=True)
     runner = StepRunner(len(steps))
     for step in steps:

@@ -38,6 +38,8 @@ class GoBuild:
     # Extra `go mod edit -replace` arguments ("old=new@version" or "old=/local/dir"): the module's
     # own replaces that point at other served modules, or a served stand-in for an unserved version.
     replaces: tuple[str, ...] = ()
+    # Packages (of ``packages``) built as test binaries with `go test -c` (Kubernetes' e2e.test).
+    test_packages: tuple[str, ...] = ()
 
     @property
     def work_dir(self) -> Path:
@@ -54,10 +56,13 @@ class GoBuild:
         return all((self.out_dir / b).is_file() for b in self.binary_names())
 
     def cache_inputs(self) -> dict[str, object]:
-        return {"module": self.module, "version": self.version, "packages": self.packages, "tags": self.tags,
-                "ldflags": self.ldflags, "cgo": self.cgo, "staging": self.staging_replaces,
-                "godebug": self.godebug, "rename": self.rename,
-                "replaces": [_replace_key(r) for r in self.replaces]}
+        inputs: dict[str, object] = {
+            "module": self.module, "version": self.version, "packages": self.packages, "tags": self.tags,
+            "ldflags": self.ldflags, "cgo": self.cgo, "staging": self.staging_replaces,
+            "godebug": self.godebug, "rename": self.rename, "replaces": [_replace_key(r) for r in self.replaces]}
+        if self.test_packages:  # only when set, so the keys of every earlier build stay as they were
+            inputs["test_packages"] = self.test_packages
+        return inputs
 
 
 def _replace_key(replace: str) -> object:
@@ -113,10 +118,11 @@ def build(spec: GoBuild) -> None:
     if spec.tags:
         flags += ["-tags", ",".join(spec.tags)]
     for pkg, name in zip(spec.packages, spec.binary_names(), strict=True):
-        _go(["build", *flags, "-o", str(out / name), pkg], wd, f"{what} ({pkg})", env)
+        verb = ["test", "-c"] if pkg in spec.test_packages else ["build"]
+        _go([*verb, *flags, "-o", str(out / name), pkg], wd, f"{what} ({pkg})", env)
 
 
-def _k8s_ldflags(pins: Pins) -> str:
+def k8s_ldflags(pins: Pins) -> str:
     values = {"gitVersion": pins.kubernetes, "gitMajor": "1", "gitMinor": str(pins.kubernetes_minor),
               "gitTreeState": "clean", "gitCommit": "0000000000000000000000000000000000000000",
               "buildDate": "1970-01-01T00:00:00Z"}
@@ -150,7 +156,7 @@ def go_builds(pins: Pins) -> list[GoBuild]:
         GoBuild("kubernetes", "k8s.io/kubernetes", pins.kubernetes,
                 tuple(k + c for c in ("kubeadm", "kubelet", "kubectl", "kube-apiserver", "kube-controller-manager",
                                       "kube-scheduler", "kube-proxy")),
-                tags=("selinux", "notest"), ldflags=_k8s_ldflags(pins), staging_replaces=True,
+                tags=("selinux", "notest"), ldflags=k8s_ldflags(pins), staging_replaces=True,
                 godebug=pins.kubernetes_godebug),
     ]
 

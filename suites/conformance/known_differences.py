@@ -13,5 +13,6 @@ from proxylab.modes import ProxyMode
 
 
 def reason_for(mode: ProxyMode, test_name: str) -> str | None:
-    """The recorded difference for ``test_name`` (parameters stripped) under ``mode``, if any."""
-    return mode.known_differences.get(test_name.split("[", 1)[0])
+    """The recorded difference for ``test_name`` under ``mode``, if any: by its full name with
+    parameters (one upstream spec: ``test_upstream_spec[<spec id>]``), else by its function name."""
+    return mode.known_differences.get(test_name) or mode.known_differences.get(test_name.split("[", 1)[0])
