@@ -26,6 +26,10 @@ pytestmark = pytest.mark.e2e
 
 UNUSED_SERVICE_IP = "10.111.222.233"  # inside 10.96.0.0/12; the allocator picks randomly, so check it is free
 UNUSED_POD_IP = "10.244.250.250"  # inside 10.244.0.0/16, beyond any /24 node podCIDR a small cluster gets
+# What upstream e2e specs send to or program outside the cluster ranges (proxylab/guard.py).
+UPSTREAM_EXTERNAL_IP = "203.0.113.250"
+UPSTREAM_ENDPOINT_IP = "10.0.0.24"
+UPSTREAM_EXTERNAL_IPV6 = "2001:db8::cb00:71fa"
 FAIL_FAST_SECONDS = 3.0
 
 
@@ -47,7 +51,7 @@ def _bridge() -> str:
     return str(network.get("Options", {}).get("com.docker.network.bridge.name") or f"br-{network['Id'][:12]}")
 
 
-@pytest.mark.parametrize("target", [UNUSED_SERVICE_IP, UNUSED_POD_IP])
+@pytest.mark.parametrize("target", [UNUSED_SERVICE_IP, UNUSED_POD_IP, UPSTREAM_EXTERNAL_IP, UPSTREAM_ENDPOINT_IP])
 def test_unprogrammed_address_from_a_node_never_leaves_the_host(
         cluster: ClusterInfo, target: str, metrics: dict[str, object]) -> None:
     """Either the node itself drops it (nftables mode drops unallocated ClusterIPs by design), or it
@@ -66,6 +70,22 @@ def test_unprogrammed_address_from_a_node_never_leaves_the_host(
     assert uplink.seen == 0, f"{uplink.seen} packets to {target} left the host on {iface}"
     if bridge.seen:
         assert seconds < FAIL_FAST_SECONDS, f"the host guard took {seconds:.1f}s to reject (a timeout, not a reject)"
+
+
+def test_ipv6_documentation_prefix_never_leaves_the_host(cluster: ClusterInfo, metrics: dict[str, object]) -> None:
+    """The IPv6 twin of upstream's ExternalIP (an IPv6 cluster's spec connects to it). kind's network
+    here is IPv4 only, so the path that could leak is the host's own IPv6 default route: e2e.test
+    runs on the host. The guard's unreachable route must refuse it at once, with 0 packets out."""
+    iface = guard.default_interface()
+    with guard.PacketWatch(iface, UPSTREAM_EXTERNAL_IPV6) as uplink:
+        t0 = time.monotonic()
+        res = run(["curl", "-sS", "-6", "--max-time", "5", f"http://[{UPSTREAM_EXTERNAL_IPV6}]:80/"], check=False)
+        seconds = time.monotonic() - t0
+    metrics.update(target=UPSTREAM_EXTERNAL_IPV6, seconds=round(seconds, 3), curl=res.stdout.strip()[-200:],
+                   packets_on_uplink=uplink.seen, interface=iface)
+    assert res.returncode != 0, f"a connection to {UPSTREAM_EXTERNAL_IPV6} succeeded: {res.stdout}"
+    assert uplink.seen == 0, f"{uplink.seen} packets to {UPSTREAM_EXTERNAL_IPV6} left the host on {iface}"
+    assert seconds < FAIL_FAST_SECONDS, f"took {seconds:.1f}s to fail (a timeout, not a reject)"
 
 
 def test_outside_container_cannot_reach_cluster_ranges(cluster: ClusterInfo, metrics: dict[str, object]) -> None:
@@ -101,3 +121,12 @@ def test_packet_watch_sees_traffic_it_should(cluster: ClusterInfo, metrics: dict
         run(["curl", "-sk", "--max-time", "5", f"https://{node_ip}:6443/healthz"], check=False)
     metrics.update(interface=bridge, target=node_ip, packets=watch.seen)
     assert watch.seen > 0, f"PacketWatch saw no packets to {node_ip} on {bridge}"
+
+
+def test_packet_watch_sees_ipv6_traffic(cluster: ClusterInfo, metrics: dict[str, object]) -> None:
+    """The IPv6 assertion above is only as good as the watcher: it must count IPv6 frames (here a
+    refused connection to ::1 on the loopback interface, which never leaves the host)."""
+    with guard.PacketWatch("lo", "::1") as watch:
+        run(["curl", "-sS", "-6", "--max-time", "2", "http://[::1]:9/"], check=False)
+    metrics.update(interface="lo", target="::1", packets=watch.seen)
+    assert watch.seen > 0, "PacketWatch saw no IPv6 packets to ::1 on lo"

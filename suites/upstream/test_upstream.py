@@ -37,6 +37,9 @@ def test_upstream_spec(upstream_spec: Spec, request: pytest.FixtureRequest, metr
     metrics.update(state=outcome.state, seconds=outcome.seconds, process=outcome.process,
                    ginkgo_log=str(run.ginkgo.log))
     if outcome.verdict == "skipped":
+        if not outcome.message:  # a spec's own skip (e2eskipper) says why; a filtered-out one says nothing
+            pytest.fail("ginkgo did not select this spec (the focus regex missed it): proxylab/upstream/specs.py "
+                        f"focus_regex; command in {run.ginkgo.log}")
         pytest.skip(f"upstream skipped it: {outcome.message[:500]}")
     if outcome.verdict == "failed":
         pytest.fail(f"upstream spec {outcome.state}: {outcome.message[:1200]}", pytrace=False)
