@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import subprocess
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from .errors import CommandFailed, DockerUnavailable
@@ -92,3 +94,61 @@ def exec_output(container: str, *argv: str, timeout: float = 30) -> str:
     if res.returncode != 0:
         raise CommandFailed(cmd, res.returncode, res.stderr[-400:])
     return res.stdout
+
+
+PIDFILE = Path("/var/run/docker.pid")  # dockerd's default --pidfile
+
+
+def engine_process() -> str | None:
+    """The local dockerd as "pid N started at tick T" (pid plus start time, so a restart that
+    reuses the pid still differs), or None when there is no local pidfile (a remote engine)."""
+    try:
+        pid = PIDFILE.read_text().strip()
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[-1].split()
+    return f"pid {pid} started at tick {fields[19]}" if len(fields) > 19 else None
+
+
+@dataclass(frozen=True)
+class EngineSnapshot:
+    """What a session saw of the engine and its cluster's node containers when the cluster was up."""
+
+    engine: str | None
+    nodes: dict[str, str]  # container name -> State.StartedAt ("" when not running)
+
+    @classmethod
+    def take(cls, nodes: list[str]) -> EngineSnapshot:
+        return cls(engine_process(), _started_at(nodes))
+
+    def changes(self) -> str | None:
+        """What changed since (an engine restart, a node stopped or restarted), or None."""
+        now = EngineSnapshot.take(list(self.nodes))
+        problems = []
+        if self.engine and now.engine != self.engine:
+            problems.append(f"the Docker engine restarted ({self.engine} -> {now.engine or 'not running'})")
+        for node, started in self.nodes.items():
+            current = now.nodes.get(node, "")
+            if not current:
+                problems.append(f"node container {node} is not running")
+            elif current != started:
+                problems.append(f"node container {node} restarted at {current}")
+        return "; ".join(problems) or None
+
+
+def _started_at(nodes: list[str]) -> dict[str, str]:
+    """State.StartedAt of each running container of ``nodes`` ("" when stopped, absent, or no engine)."""
+    if not nodes:
+        return {}
+    try:
+        res = run(["docker", "inspect", "--format", "{{.Name}} {{.State.Running}} {{.State.StartedAt}}", *nodes],
+                  check=False, timeout=20)
+    except CommandFailed:  # the engine did not answer within 20 s
+        return dict.fromkeys(nodes, "")
+    found = {}
+    for line in res.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[1] == "true":
+            found[parts[0].lstrip("/")] = parts[2]
+    return {n: found.get(n, "") for n in nodes}

@@ -61,6 +61,12 @@ def _start_dockerd() -> None:
         raise ProxylabError(f"dockerd did not answer within 60 s; see {DOCKERD_LOG}") from None
 
 
+def restart_engine() -> None:
+    """Restart the Docker engine (systemd's unit, or the background dockerd `doctor --fix` started).
+    Used by the resilience suite to prove that a run fails clearly when the engine restarts."""
+    _start_dockerd()
+
+
 def install_runtime_wrapper() -> bool:
     """Register the CAP_SYS_RESOURCE-dropping wrapper as Docker's default runtime.
 

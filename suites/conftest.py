@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from proxylab import cluster as cluster_mod
+from proxylab import docker as docker_mod
 from proxylab.cluster import ClusterInfo
 from proxylab.errors import InvalidArgument, ProxylabError, UnknownMode, UnsupportedMode
 from proxylab.images.build import last_strategy
@@ -140,6 +141,9 @@ def cluster(pytestconfig: pytest.Config, proxy_mode: ProxyMode) -> Iterator[Clus
     writer.run.cluster = {"name": info.name, "up_seconds": info.up_seconds, "nodes": info.nodes}
     writer.run.proxy_features = cluster_mod.proxy_features(info.name)
     writer.flush()
+    # Checked after every e2e test: an engine restart or a node container that stopped or restarted
+    # under the session ends it at once, clearly, instead of every later test timing out on it.
+    pytestconfig.stash[SESSION]["engine"] = docker_mod.EngineSnapshot.take(info.nodes)
     try:
         yield info
     finally:
@@ -186,6 +190,9 @@ def pytest_runtest_makereport(
         state["reason"] = (state["reason"] + f" [{report.when}] " if state["reason"] else f"[{report.when}] ") + \
             _failure_text(report)
     if report.when == "teardown":
+        broken = _cluster_broken(item)
+        if broken and state["verdict"] == "failed":
+            state["reason"] += f" [the cluster broke under this test: {broken}]"
         _writer(item.config).add(TestRecord(id=item.nodeid, verdict=state["verdict"], reason=state["reason"],
                                             duration=round(state["duration"], 3),
                                             metrics=item.stash.get(METRICS, {}),
@@ -193,7 +200,31 @@ def pytest_runtest_makereport(
     return report
 
 
+def _cluster_broken(item: pytest.Item) -> str | None:
+    """Whether the session's cluster broke (engine restarted, a node stopped or restarted) since it
+    came up; the first time, the session is stopped and the mode recorded as failed with why."""
+    session_state = item.config.stash[SESSION]
+    snapshot: docker_mod.EngineSnapshot | None = session_state.get("engine")
+    if snapshot is None or item.get_closest_marker("e2e") is None:
+        return None
+    if "broken" not in session_state:
+        change = snapshot.changes()
+        if change is None:
+            return None
+        message = (f"{change}: the session's cluster is no longer the one the tests ran on, so the session "
+                   "stops here (the results so far are kept). Start a new session; it creates a fresh cluster.")
+        session_state["broken"] = message
+        writer = _writer(item.config)
+        writer.run.mode_status, writer.run.mode_reason = "failed", message
+        item.session.shouldstop = message
+        print(f"\nproxylab: {message}", flush=True)
+    broken: str = session_state["broken"]
+    return broken
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
+    if "broken" in session.config.stash.get(SESSION, {}) and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED  # tests passed before the break; the run did not
     if WRITER in session.config.stash:
         session.config.stash[WRITER].finish()
         print(f"\nproxylab results: {session.config.stash[WRITER].path}")

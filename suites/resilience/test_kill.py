@@ -32,7 +32,7 @@ import pytest
 from kubernetes import client
 
 from loadgen.pods import RUN_LABEL
-from proxylab import kube, leftovers
+from proxylab import kube, leftovers, provision
 from proxylab.cluster import PREFIX, cluster_dir, kind_clusters
 from proxylab.wait import wait_for
 
@@ -41,6 +41,7 @@ pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
 NAME = "proxylab-killtest"
 RUN_TIMEOUT_S = 900
+RESTART_LIMIT_S = 600  # a session whose engine restarted must end within this (it must never hang)
 
 
 @pytest.fixture(autouse=True)
@@ -206,4 +207,35 @@ def test_proxylab_run_killed_during_cluster_creation_resumes(tmp_path: Path, met
     assert doc["run"]["finished"] and doc["tests"] and all(t["verdict"] == "passed" for t in doc["tests"]), doc["tests"]
     metrics.update(resumed_tests=len(doc["tests"]))
     assert not leftovers.nonempty(leftovers.of_cluster(mode_name))
+    _assert_nothing_left()
+
+
+def test_docker_engine_restart_during_a_session_fails_it_clearly_and_never_hangs(
+        tmp_path: Path, metrics: dict[str, Any]) -> None:
+    """The engine restarts under a running session (the cluster's nodes stop or restart with it):
+    the session must end by itself, non-zero, saying the engine restarted, with the results
+    measured before kept and the mode recorded as failed; `cluster down --all` then cleans up."""
+    run_id = f"restart-{int(time.time())}"
+    results = tmp_path / run_id / "iptables" / "results.json"
+    s = Session(_pytest("suites/conformance/test_smoke.py", "suites/conformance/test_readiness.py",
+                        "suites/conformance/test_balancing.py", "--cluster-name", NAME, "--run-id", run_id,
+                        "--results-dir", str(tmp_path)), tmp_path / "restarted.log")
+    _until(s, lambda: results.exists() and len(_results(results)["tests"]) >= 2, "two smoke tests recorded")
+    before = _results(results)["tests"]
+    t0 = time.monotonic()
+    provision.restart_engine()
+    restarted = time.monotonic() - t0
+    code = s.wait(timeout=RESTART_LIMIT_S)
+    ended = time.monotonic() - t0
+    out = s.output()
+    doc = _results(results)
+    metrics.update(engine_restart_s=round(restarted, 1), session_ended_after_s=round(ended, 1), exit_code=code,
+                   tests_before=len(before), tests_after=len(doc["tests"]), mode_reason=doc["run"].get("mode_reason"))
+    assert code != 0, f"the session passed although its engine restarted:\n{out[-3000:]}"
+    assert "the Docker engine restarted" in out, out[-3000:]
+    assert doc["run"]["mode_status"] == "failed" and "the Docker engine restarted" in doc["run"]["mode_reason"]
+    assert doc["tests"][:len(before)] == before, "results measured before the restart changed"
+    assert doc["run"]["finished"], "the session did not finish its results.json"
+    down = _proxylab("cluster", "down", "--all")
+    assert down.returncode == 0, down.stderr
     _assert_nothing_left()
