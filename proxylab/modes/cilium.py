@@ -49,6 +49,21 @@ class CiliumMode(ProxyMode):
         "test_service_without_endpoints_is_refused":
             "Cilium's socket-level load balancer fails connect() to a Service without backends with "
             "EHOSTUNREACH (classified 'unreachable') where kube-proxy's REJECT gives ECONNREFUSED",
+        # Kubernetes' own specs (suites/upstream), measured on this mode with `--upstream-set all`:
+        "test_upstream_spec[should-be-rejected-when-no-endpoints-exist]": _NO_ENDPOINTS + "; the spec waits "
+            "for 'Connection refused' and times out",
+        "test_upstream_spec[should-be-rejected-for-evicted-pods-no-endpoints-exist]": _NO_ENDPOINTS + "; the spec "
+            "waits for 'Connection refused' and times out",
+        "test_upstream_spec[should-fallback-to-local-terminating-endpoints-when-there-are-no-ready-endpoints-with-"
+        "externaltrafficpolicy-local]":
+            "with externalTrafficPolicy=Local and only terminating endpoints, Cilium answered a NodePort "
+            "connection on a node without a local endpoint (the spec's client got 'echo-hostname-0'); kube-proxy "
+            "drops it there",
+        "test_upstream_spec[should-be-possible-to-connect-to-a-service-via-externalip-when-the-external-ip-is-not-"
+        "assigned-to-a-node]":
+            "Cilium as installed (socket LB; its status reports externalIPs enabled) did not translate the "
+            "Service's externalIP for a connection from a pod: nc to 203.0.113.250:80 timed out (the SYN "
+            "went to the host, where the containment guard dropped it)",
     })
 
     def host_support(self) -> tuple[bool, str]:

@@ -226,3 +226,12 @@ def test_guard_leaves_the_package_proxy_reachable() -> None:
     ip = ipaddress.ip_address("203.0.113.80")
     assert not any(ip in ipaddress.ip_network(c) for c in guard.GUARDED_CIDRS)
 
+
+
+def test_known_upstream_differences_name_specs_of_the_list() -> None:
+    from proxylab.modes import all_modes
+
+    known = specs.by_slug(specs.read_spec_list()[1])
+    keys = [k for m in all_modes() for k in m.known_differences if k.startswith("test_upstream_spec[")]
+    assert keys, "ebpf records its upstream differences"
+    assert all(k.removeprefix("test_upstream_spec[").removesuffix("]") in known for k in keys), keys
