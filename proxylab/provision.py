@@ -8,7 +8,6 @@ CAP_SYS_RESOURCE in the bounding set, see host-notes). Build tools the image bui
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 from importlib import resources
@@ -24,6 +23,7 @@ WRAPPER_PATH = Path("/usr/local/libexec/proxylab/runc-no-sys-resource")
 RUNTIME_NAME = "proxylab-runc"
 DAEMON_JSON = Path("/etc/docker/daemon.json")
 DOCKERD_LOG = Path("/var/log/proxylab-dockerd.log")
+DOCKERD_STOP_TIMEOUT = 120.0  # seconds for a dockerd to stop its containers and exit
 
 
 def _require_debian_root() -> None:
@@ -45,9 +45,15 @@ def _start_dockerd() -> None:
             pid = Path("/var/run/docker.pid").read_text().strip()
             if pid and Path(f"/proc/{pid}").exists():
                 run(["kill", pid], check=False)
-                with contextlib.suppress(WaitTimeout):  # as before: go on after 10 s regardless
+                # dockerd stops its containers first (10 s each before it forces them: kind nodes
+                # ignore SIGTERM), and a new dockerd refuses to start while the pidfile is held.
+                try:
                     wait_for(lambda: (not Path(f"/proc/{pid}").exists(), f"pid {pid} still running"),
-                             timeout=10, what="the old dockerd to exit", interval=0.2)
+                             timeout=DOCKERD_STOP_TIMEOUT, what="the old dockerd to exit", interval=0.5)
+                except WaitTimeout:
+                    raise ProxylabError(f"the running dockerd (pid {pid}) did not exit within "
+                                        f"{DOCKERD_STOP_TIMEOUT:.0f} s of SIGTERM; stop it, then run "
+                                        "`proxylab doctor --fix` again") from None
         dockerd = which("dockerd") or "/usr/sbin/dockerd"
         log = DOCKERD_LOG.open("ab")
         import subprocess

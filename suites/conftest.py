@@ -189,10 +189,13 @@ def pytest_runtest_makereport(
         state["verdict"] = "failed"
         state["reason"] = (state["reason"] + f" [{report.when}] " if state["reason"] else f"[{report.when}] ") + \
             _failure_text(report)
+    # After the test body (or a failed setup), not at teardown: the last test's teardown is when
+    # the session fixture deletes the cluster on purpose.
+    if report.when == "call" or (report.when == "setup" and report.failed):
+        state["broken"] = _cluster_broken(item)
     if report.when == "teardown":
-        broken = _cluster_broken(item)
-        if broken and state["verdict"] == "failed":
-            state["reason"] += f" [the cluster broke under this test: {broken}]"
+        if state.get("broken") and state["verdict"] == "failed":
+            state["reason"] += f" [the cluster broke under this test: {state['broken']}]"
         _writer(item.config).add(TestRecord(id=item.nodeid, verdict=state["verdict"], reason=state["reason"],
                                             duration=round(state["duration"], 3),
                                             metrics=item.stash.get(METRICS, {}),

@@ -223,7 +223,11 @@ def test_docker_engine_restart_during_a_session_fails_it_clearly_and_never_hangs
     _until(s, lambda: results.exists() and len(_results(results)["tests"]) >= 2, "two smoke tests recorded")
     before = _results(results)["tests"]
     t0 = time.monotonic()
-    provision.restart_engine()
+    try:
+        provision.restart_engine()
+    except BaseException:
+        s.kill()  # the engine did not come back: do not leave the session waiting on it
+        raise
     restarted = time.monotonic() - t0
     code = s.wait(timeout=RESTART_LIMIT_S)
     ended = time.monotonic() - t0
