@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import ast
 import ipaddress
+import json
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -235,3 +237,45 @@ def test_known_upstream_differences_name_specs_of_the_list() -> None:
     keys = [k for m in all_modes() for k in m.known_differences if k.startswith("test_upstream_spec[")]
     assert keys, "ebpf records its upstream differences"
     assert all(k.removeprefix("test_upstream_spec[").removesuffix("]") in known for k in keys), keys
+
+
+def _stand_in_ginkgo(bin_dir: Path, body: str) -> None:
+    """A ginkgo stand-in (a shell script), to exercise the runner's process handling without a cluster."""
+    bin_dir.mkdir()
+    script = bin_dir / "ginkgo"
+    script.write_text("#!/bin/sh\n" + body + "\n")
+    script.chmod(0o755)
+
+
+def test_a_ginkgo_that_does_not_stop_is_killed_with_its_children(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ginkgo, "GRACE_SECONDS", 1)
+    pidfile = tmp_path / "child.pid"
+    _stand_in_ginkgo(tmp_path / "bin", f"sleep 300 & echo $! > {pidfile}; wait")
+    _, listed = specs.read_spec_list()
+    result = ginkgo.run_specs(listed[:1], bin_dir=tmp_path / "bin", kubeconfig=Path("/k"), work_dir=tmp_path / "w",
+                              procs=1, timeout_seconds=1, nodes=2)
+    assert result.killed and result.outcomes == [] and result.wall_seconds < 10
+    child = Path(f"/proc/{pidfile.read_text().strip()}/stat")
+
+    def gone() -> bool:
+        try:
+            return child.read_text().rsplit(")", 1)[1].split()[0] == "Z"
+        except OSError:
+            return True
+
+    deadline = time.monotonic() + 5
+    while not gone() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert gone(), "ginkgo's children must die with it (its own process group)"
+
+
+def test_a_timed_out_spec_in_ginkgos_report_is_a_failure_with_its_message(tmp_path: Path) -> None:
+    report = json.dumps(_spec_report(("should hang", "timedout", "A suite timeout occurred")))
+    _stand_in_ginkgo(tmp_path / "bin", f"cat > \"$(echo \"$@\" | sed -n 's/.*--output-dir=\\([^ ]*\\).*/\\1/p')/"
+                                       f"{ginkgo.REPORT}\" <<'EOF'\n{report}\nEOF\nexit 1")
+    result = ginkgo.run_specs([specs.Spec("[sig-network] Services should hang")], bin_dir=tmp_path / "bin",
+                              kubeconfig=Path("/k"), work_dir=tmp_path / "w", procs=1, timeout_seconds=60, nodes=2)
+    assert not result.killed and result.exit_code == 1
+    [outcome] = result.outcomes
+    assert outcome.verdict == "failed" and outcome.message.startswith("A suite timeout occurred")
