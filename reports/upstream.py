@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from proxylab.results import is_known_difference
 from proxylab.upstream.behaviours import UPSTREAM_TEST, Behaviour, SideVerdict, rows_for
 
 from .load import ModeRun
@@ -64,7 +65,7 @@ def _counts(run: ModeRun) -> ModeCounts | None:
     specs = [t for t in run.tests if t["id"].startswith(UPSTREAM_TEST + "[")]
     if not specs:
         return None
-    known = sum(1 for t in specs if str(t.get("reason", "")).startswith("expected failure"))
+    known = sum(1 for t in specs if is_known_difference(t))
     return ModeCounts(passed=sum(1 for t in specs if t["verdict"] == "passed"),
                       failed=sum(1 for t in specs if t["verdict"] == "failed"), known=known,
                       skipped=sum(1 for t in specs if t["verdict"] == "skipped") - known,

@@ -29,6 +29,7 @@ from proxylab.errors import InvalidArgument, ProxylabError, UnknownMode, Unsuppo
 from proxylab.images.build import last_strategy
 from proxylab.modes import ProxyMode, all_modes
 from proxylab.results import (
+    EXPECTED_FAILURE,
     ResultsWriter,
     RunMetadata,
     TestRecord,
@@ -182,7 +183,7 @@ def pytest_runtest_makereport(
         state["verdict"] = "skipped"
         longrepr = report.longrepr
         if hasattr(report, "wasxfail"):  # a recorded known difference that did show
-            state["reason"] = f"expected failure, {report.wasxfail}"
+            state["reason"] = f"{EXPECTED_FAILURE}, {report.wasxfail}"
         else:
             state["reason"] = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
     elif report.failed:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from ..results import RecordDoc
+from ..results import RecordDoc, is_known_difference
 
 UPSTREAM_TEST = "suites/upstream/test_upstream.py::test_upstream_spec"
 
@@ -126,7 +126,7 @@ def side_verdict(records: Iterable[RecordDoc]) -> SideVerdict:
     show: the mode does not behave as the test requires); "pass" when at least one ran and all
     that ran passed; "not run" otherwise (absent, skipped, or not in this run's selection)."""
     ran = [r for r in records
-           if r.get("verdict") in ("passed", "failed") or str(r.get("reason", "")).startswith("expected failure")]
+           if r.get("verdict") in ("passed", "failed") or is_known_difference(r)]
     if not ran:
         return "not run"
     return "pass" if all(r.get("verdict") == "passed" for r in ran) else "fail"

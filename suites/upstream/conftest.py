@@ -13,7 +13,7 @@ from proxylab.cluster import ClusterInfo
 from proxylab.images import upstream as images
 from proxylab.modes import ProxyMode
 from proxylab.upstream import ginkgo
-from proxylab.upstream.specs import CI_SUBSET, Spec, by_slug, read_spec_list
+from proxylab.upstream.specs import CI_SUBSET, Outcome, Spec, by_slug, read_spec_list
 from proxylab.versions import load_pins
 
 PROCS = 3  # ginkgo parallel processes (what upstream's kind jobs use on a 1+2-node cluster)
@@ -45,6 +45,10 @@ class UpstreamRun:
     ran: list[Spec]  # the specs ginkgo was asked to run
     image_load_seconds: float
     work_dir: Path
+
+    def outcome(self, spec: Spec) -> Outcome | None:
+        """``spec``'s outcome in ginkgo's report (which lists every spec of e2e.test), or None."""
+        return next((o for o in self.ginkgo.outcomes if o.text.rstrip() == spec.text.rstrip()), None)
 
 
 @pytest.fixture(scope="session")

@@ -29,7 +29,7 @@ def test_upstream_spec(upstream_spec: Spec, request: pytest.FixtureRequest, metr
     if reason:
         pytest.skip(reason)
     run: UpstreamRun = request.getfixturevalue("upstream_run")
-    outcome = next((o for o in run.ginkgo.outcomes if o.text.rstrip() == upstream_spec.text.rstrip()), None)
+    outcome = run.outcome(upstream_spec)
     if outcome is None:
         why = (f"ginkgo was killed after {run.ginkgo.wall_seconds:.0f} s (its timeout plus {ginkgo.GRACE_SECONDS} s)"
                if run.ginkgo.killed else f"ginkgo exited {run.ginkgo.exit_code}")
@@ -49,11 +49,9 @@ def test_upstream_run(upstream_run: UpstreamRun, metrics: dict[str, Any]) -> Non
     """The ginkgo run as a whole: its wall time (for the report beside proxylab's conformance time),
     and that it finished by itself and reported every spec it was given."""
     run = upstream_run.ginkgo
-    asked = {s.text.rstrip() for s in upstream_run.ran}
-    mine = [o for o in run.outcomes if o.text.rstrip() in asked]  # the report lists every spec of e2e.test
-    counts = {v: sum(1 for o in mine if o.verdict == v) for v in ("passed", "failed", "skipped")}
-    reported = {o.text.rstrip() for o in mine}
-    unreported = [s.slug for s in upstream_run.ran if s.text.rstrip() not in reported]
+    outcomes = {s.slug: upstream_run.outcome(s) for s in upstream_run.ran}
+    counts = {v: sum(1 for o in outcomes.values() if o and o.verdict == v) for v in ("passed", "failed", "skipped")}
+    unreported = [slug for slug, o in outcomes.items() if o is None]
     metrics.update(wall_seconds=run.wall_seconds, procs=PROCS, specs=len(upstream_run.ran), **counts,
                    unreported=unreported, exit_code=run.exit_code, killed=run.killed,
                    agnhost_load_seconds=upstream_run.image_load_seconds, ginkgo_log=str(run.log),
@@ -66,9 +64,8 @@ def test_spec_list_matches_the_built_binary(tmp_path_factory: pytest.TempPathFac
                                             metrics: dict[str, Any]) -> None:
     """The checked-in list is the built e2e.test's: a version bump that adds or drops specs fails here."""
     pins = load_pins()
-    missing = images.missing_message(pins)
-    if missing and not images.binaries_present():
-        pytest.fail(missing)
+    if not images.binaries_present():
+        pytest.fail(images.missing_message(pins) or "e2e.test not built")
     version, specs = read_spec_list()
     built = ginkgo.dry_run_texts(images.upstream_bin_dir(), tmp_path_factory.mktemp("dry-run"))
     added, removed = list_differences([s.text for s in specs], built)
