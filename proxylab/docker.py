@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,6 +98,7 @@ def exec_output(container: str, *argv: str, timeout: float = 30) -> str:
 
 
 PIDFILE = Path("/var/run/docker.pid")  # dockerd's default --pidfile
+ENGINE_SETTLE_S = 45.0  # a restarting dockerd stops its containers (10 s grace each) before it exits
 
 
 def engine_process() -> str | None:
@@ -122,12 +124,23 @@ class EngineSnapshot:
     def take(cls, nodes: list[str]) -> EngineSnapshot:
         return cls(engine_process(), _started_at(nodes))
 
-    def changes(self) -> str | None:
-        """What changed since (an engine restart, a node stopped or restarted), or None."""
+    def changes(self, settle_s: float = ENGINE_SETTLE_S) -> str | None:
+        """What changed since (an engine restart, a node stopped or restarted), or None.
+
+        An engine being restarted stops every node first and changes its own pid only when the old
+        daemon has exited (seconds later): when every node is down but the engine looks unchanged,
+        wait up to ``settle_s`` for the engine to change, so the cause is named, not only its effect."""
         now = EngineSnapshot.take(list(self.nodes))
+        all_down = bool(self.nodes) and not any(now.nodes.values())
+        deadline = time.monotonic() + settle_s
+        while self.engine and all_down and now.engine == self.engine and time.monotonic() < deadline:
+            time.sleep(1)
+            now = EngineSnapshot(engine_process(), now.nodes)
         problems = []
         if self.engine and now.engine != self.engine:
             problems.append(f"the Docker engine restarted ({self.engine} -> {now.engine or 'not running'})")
+        elif all_down and self.engine:
+            problems.append(f"the Docker engine ({self.engine}) stopped every node container at once")
         for node, started in self.nodes.items():
             current = now.nodes.get(node, "")
             if not current:

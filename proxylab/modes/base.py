@@ -82,6 +82,9 @@ class ProxyMode(abc.ABC):
     host_requirement: str  # one sentence for `proxylab modes` / doctor
     kernel_options: tuple[str, ...] = ()  # CONFIG_* the host kernel must have (y, or m where loadable)
     implemented: bool = True  # False hides it from the default run and the testable tox envs
+    # False: a configured variant of another mode, run by the nightly job and `proxylab run` only, so
+    # the README's test command (CI) stays well inside its time limit.
+    in_test_command: bool = True
     uses_kube_proxy: bool = True  # kube-proxy runs (and REJECTs connections to a Service without endpoints)
     cni: str = "proxylab ptp + host-local (proxylab/cni.py)"
     cni_enforces_network_policy: bool = False

@@ -80,8 +80,10 @@ class KubeProxyMode(ProxyMode):
 
     def __init__(self, value: str, proxier: Proxier, host_requirement: str, kernel_options: tuple[str, ...], *,
                  config: Mapping[str, Any] = MappingProxyType({}), modules: tuple[str, ...] = (),
-                 module_of: Mapping[str, str] = MappingProxyType({}), loaded_marker: str | None = None) -> None:
+                 module_of: Mapping[str, str] = MappingProxyType({}), loaded_marker: str | None = None,
+                 in_test_command: bool = True) -> None:
         self.value = value
+        self.in_test_command = in_test_command
         self.proxier = proxier
         self.host_requirement = host_requirement
         self.kernel_options = kernel_options
@@ -207,4 +209,5 @@ register(KubeProxyMode(
     loaded_marker="/proc/net/ip_vs"))
 register(KubeProxyMode(
     "iptables-minsync0", IPTABLES, IPTABLES_MODE.host_requirement, IPTABLES_MODE.kernel_options,
-    config={"iptables": {"minSyncPeriod": "1ns"}}))  # see the module docstring
+    config={"iptables": {"minSyncPeriod": "1ns"}},  # see the module docstring
+    in_test_command=False))  # an iptables variant: its difference is a performance one, measured nightly

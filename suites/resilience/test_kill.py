@@ -236,8 +236,10 @@ def test_docker_engine_restart_during_a_session_fails_it_clearly_and_never_hangs
     metrics.update(engine_restart_s=round(restarted, 1), session_ended_after_s=round(ended, 1), exit_code=code,
                    tests_before=len(before), tests_after=len(doc["tests"]), mode_reason=doc["run"].get("mode_reason"))
     assert code != 0, f"the session passed although its engine restarted:\n{out[-3000:]}"
-    assert "the Docker engine restarted" in out, out[-3000:]
-    assert doc["run"]["mode_status"] == "failed" and "the Docker engine restarted" in doc["run"]["mode_reason"]
+    # The reason names the engine: "restarted" once its pid changed, or "stopped every node" when it
+    # was still stopping them when the check gave up waiting (never only the nodes' symptoms).
+    assert "the Docker engine" in out, out[-3000:]
+    assert doc["run"]["mode_status"] == "failed" and "the Docker engine" in doc["run"]["mode_reason"]
     assert doc["tests"][:len(before)] == before, "results measured before the restart changed"
     assert doc["run"]["finished"], "the session did not finish its results.json"
     down = _proxylab("cluster", "down", "--all")

@@ -44,3 +44,23 @@ def test_a_remote_engine_is_judged_by_its_nodes_only(monkeypatch: pytest.MonkeyP
     assert snap.changes() is None
     _answers(monkeypatch, None, "")
     assert snap.changes() == "node container c-control-plane is not running; node container c-worker is not running"
+
+
+def test_every_node_down_waits_for_the_engine_to_name_its_restart(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A restarting dockerd stops its nodes before its pid changes: the check waits for the change."""
+    _answers(monkeypatch, "pid 1 started at tick 5", "/c-control-plane true T1\n/c-worker true T2\n")
+    snap = docker.EngineSnapshot.take(NODES)
+    _answers(monkeypatch, "pid 1 started at tick 5", "")
+    engines = iter(["pid 1 started at tick 5", "pid 9 started at tick 7"])
+    monkeypatch.setattr(docker, "engine_process", lambda: next(engines, "pid 9 started at tick 7"))
+    monkeypatch.setattr("proxylab.docker.time.sleep", lambda _: None)
+    change = snap.changes()
+    assert change is not None and "the Docker engine restarted (pid 1 started at tick 5 -> pid 9" in change
+
+
+def test_every_node_down_under_the_same_engine_blames_the_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    _answers(monkeypatch, "pid 1 started at tick 5", "/c-control-plane true T1\n/c-worker true T2\n")
+    snap = docker.EngineSnapshot.take(NODES)
+    _answers(monkeypatch, "pid 1 started at tick 5", "")
+    change = snap.changes(settle_s=0)
+    assert change is not None and "the Docker engine (pid 1 started at tick 5) stopped every node" in change
