@@ -229,8 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="comma-separated, of: " + ", ".join(m.value for m in all_modes())
                      + " (default: the implemented ones; unsupported ones are recorded as skipped)")
     run.add_argument("--suites", default=None, metavar="S1,S2",
-                     help="comma-separated, of: operator, conformance, loadgen, performance, upstream "
-                          "(default: conformance, performance, upstream)")
+                     help="comma-separated, of: operator, conformance, loadgen, performance, production, upstream "
+                          "(default: conformance, performance, production, upstream)")
     run.add_argument("--resume", default=None, metavar="RUN_ID", type=_run_id_arg,
                      help="continue RUN_ID: skip modes already finished")
     run.add_argument("--results-dir", default="results", help="results/<run-id>/<mode>/results.json go here")

@@ -31,9 +31,10 @@ from .results import ResultsWriter, RunMetadata, git_commit, host_facts, validat
 
 # The e2e suites a run can name (in run order), and those it runs when --suites is left out.
 # upstream (Kubernetes' own e2e Services specs) runs last: its namespaces are still being deleted
-# when it ends, and the performance suite must not measure beside that.
-KNOWN_SUITES = ("operator", "conformance", "loadgen", "performance", "upstream")
-DEFAULT_SUITES = ("conformance", "performance", "upstream")
+# when it ends, and the performance suite must not measure beside that. production (proxy restarts,
+# mode switches) runs after performance for the same reason: it disturbs the cluster on purpose.
+KNOWN_SUITES = ("operator", "conformance", "loadgen", "performance", "production", "upstream")
+DEFAULT_SUITES = ("conformance", "performance", "production", "upstream")
 REPO = Path(__file__).resolve().parents[1]
 TEARDOWN_GRACE = 180.0  # seconds a stopped pytest gets to delete its cluster
 HEARTBEAT = 30.0  # seconds of child silence before a "still running" line

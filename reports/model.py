@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from . import differences, headline, history, performance, significance, upstream
+from . import differences, headline, history, performance, production, significance, upstream
 from .aggregate import EnvRow, MatrixRow, ModeSummary, environment, matrix, mode_key, split_latest, summarise
 from .chartspec import ChartSpec
 from .load import ModeRun
@@ -25,6 +25,7 @@ class ReportData:
     env: list[EnvRow]
     threshold: float
     upstream: upstream.UpstreamSection = field(default_factory=upstream.UpstreamSection)
+    production: production.ProductionSection = field(default_factory=production.ProductionSection)
     history_runs: list[str] = field(default_factory=list)
     trends: list[ChartSpec] = field(default_factory=list)
     regressions: list[history.Regression] = field(default_factory=list)
@@ -64,6 +65,7 @@ def assemble(runs: Sequence[ModeRun], earlier: Sequence[ModeRun] = (), *, genera
         env=environment(current),
         threshold=threshold,
         upstream=upstream.section(current),
+        production=production.section(current),
         history_runs=run_order if with_history else [],
         trends=history.charts(everything) if with_history else [],
         regressions=history.regressions(everything, threshold) if with_history else [],

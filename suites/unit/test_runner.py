@@ -52,7 +52,7 @@ def test_progress_lines_say_mode_suites_and_elapsed_time() -> None:
         "iptables ok in 00:01:01; nftables FAILED (pytest exit 1) in 00:00:05"
 
 
-def test_every_e2e_suite_can_be_named_the_default_is_conformance_performance_and_upstream() -> None:
-    assert parse_suites(None) == ["conformance", "performance", "upstream"]
+def test_every_e2e_suite_can_be_named_the_default_runs_every_suite_but_operator_and_loadgen() -> None:
+    assert parse_suites(None) == ["conformance", "performance", "production", "upstream"]
     assert parse_suites("upstream") == ["upstream"]
     assert parse_suites("operator,loadgen") == ["operator", "loadgen"]
