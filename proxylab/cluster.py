@@ -320,7 +320,7 @@ def _cleanup_if_last() -> list[str]:
         return []
     lines = []
     if docker.engine_version():
-        ids = run(["docker", "ps", "-aq", "--filter", f"label={docker.LABEL}"], check=False).stdout.split()
+        ids = docker.container_ids(f"label={docker.LABEL}")
         if ids:
             run(["docker", "rm", "-f", *ids], check=False)
             lines.append(f"removed {len(ids)} helper containers")

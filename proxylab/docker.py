@@ -81,6 +81,12 @@ def inspect(kind: str, name: str) -> list[dict[str, Any]]:
     return json.loads(res.stdout) if res.returncode == 0 else []
 
 
+def container_ids(*filters: str) -> list[str]:
+    """Ids of every container (running or not) matching all ``filters`` (``docker ps --filter``)."""
+    args = [x for f in filters for x in ("--filter", f)]
+    return run(["docker", "ps", "-aq", *args], check=False).stdout.split()
+
+
 def container_id(name: str) -> str | None:
     """The full id of container ``name``, or None when there is no such container."""
     found = inspect("container", name)

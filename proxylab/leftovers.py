@@ -11,12 +11,6 @@ from __future__ import annotations
 from . import docker, guard
 from .cluster import NETWORK, PREFIX, cluster_dir, kind_clusters
 from .paths import state_dir
-from .shell import run
-
-
-def _docker_ids(*filters: str) -> list[str]:
-    args = [x for f in filters for x in ("--filter", f)]
-    return run(["docker", "ps", "-aq", *args], check=False).stdout.split()
 
 
 def of_cluster(name: str) -> dict[str, list[str]]:
@@ -24,7 +18,7 @@ def of_cluster(name: str) -> dict[str, list[str]]:
     state = cluster_dir(name)
     return {
         "kind cluster": [name] if name in kind_clusters() else [],
-        "node containers": _docker_ids(f"label=io.x-k8s.kind.cluster={name}"),
+        "node containers": docker.container_ids(f"label=io.x-k8s.kind.cluster={name}"),
         "state directory": [str(state)] if state.exists() else [],
     }
 
@@ -34,7 +28,7 @@ def host_wide() -> dict[str, list[str]]:
     clusters = [c for c in kind_clusters() if c.startswith(PREFIX)]
     return {
         "proxylab clusters": clusters,
-        "helper containers": _docker_ids(f"label={docker.LABEL}"),
+        "helper containers": docker.container_ids(f"label={docker.LABEL}"),
         "docker network": [NETWORK] if docker.inspect("network", NETWORK) else [],
         "guard routes": guard.installed_routes() if not clusters else [],
         "state directories": [p.name for p in (state_dir() / "clusters").glob("*")],
