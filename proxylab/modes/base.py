@@ -151,6 +151,12 @@ class ProxyMode(abc.ABC):
     def dataplane_counts(self, node: str, api: Any) -> dict[str, int]:
         """The size of what the proxy programmed on ``node`` (see proxylab/perf/dataplane.py)."""
 
+    @abc.abstractmethod
+    def dataplane_entries(self, node: str, api: Any, ip: str, port: int | None = None) -> list[str]:
+        """What the proxy programmed on ``node`` for destination ``ip`` (and ``port``), as lines of
+        its own listing (see proxylab/perf/dataplane.py): [] once a Service (or that port of it) is
+        gone everywhere in the proxy's dataplane on that node."""
+
     def sweep_limit(self) -> tuple[int | None, str]:
         """The largest number of one-backend Services the mode's tables hold as proxylab sets it up."""
         return None, "no table limit below the sweep's maximum"

@@ -88,15 +88,24 @@ class CiliumMode(ProxyMode):
     def proxy_version(self, pins: Pins) -> str:
         return f"cilium {pins.raw['cilium']['version']}"
 
-    def dataplane_counts(self, node: str, api: Any) -> dict[str, int]:
+    def _agent_json(self, node: str, api: Any, argv: list[str]) -> Any:
+        """``argv`` run in the Cilium agent on ``node``, its JSON output parsed."""
         pods = cilium.agent_pods(api)
         if node not in pods:
             raise ClusterError(f"no Cilium agent on {node}; see `kubectl -n {cilium.NAMESPACE} get pods`")
-        argv = ["cilium-dbg", "service", "list", "-o", "json"]
         res = kube.exec_in_pod(api, cilium.NAMESPACE, pods[node], argv, container=AGENT_CONTAINER, timeout=180)
         if res.returncode != 0:
             raise CommandFailed(argv, res.returncode, res.stderr[-300:], hint=f"in the Cilium agent {pods[node]}")
-        return dataplane.count_cilium(json.loads(res.stdout))
+        return json.loads(res.stdout)
+
+    def dataplane_counts(self, node: str, api: Any) -> dict[str, int]:
+        return dataplane.count_cilium(self._agent_json(node, api, ["cilium-dbg", "service", "list", "-o", "json"]))
+
+    def dataplane_entries(self, node: str, api: Any, ip: str, port: int | None = None) -> list[str]:
+        """The BPF service map's frontends at ip[:port] (what the datapath looks up), not the agent's
+        control-plane view: a frontend deleted there but left in the map would still be served."""
+        listing = self._agent_json(node, api, ["cilium-dbg", "bpf", "lb", "list", "-o", "json"])
+        return dataplane.entries_cilium_lb(listing or {}, ip, port)
 
     def sweep_limit(self) -> tuple[int | None, str]:
         n = cilium.LB_MAP_MAX // SLOTS_PER_SERVICE

@@ -49,6 +49,8 @@ class Proxier:
     name: str  # KubeProxyConfiguration.mode, and kube-proxy's /proxyMode answer
     evidence: Callable[[str], tuple[bool, str]]  # node -> (rules present, description)
     counts: Callable[[str], dict[str, int]]  # node -> what it programmed (proxylab/perf/dataplane.py)
+    # (node, ip, port) -> the lines of its listing that program ip[:port] (proxylab/perf/dataplane.py)
+    entries: Callable[[str, str, int | None], list[str]]
 
 
 def _iptables_evidence(node: str) -> tuple[bool, str]:
@@ -67,12 +69,31 @@ def _ipvs_evidence(node: str) -> tuple[bool, str]:
     return res.returncode == 0, "kube-ipvs0 " + ("present" if res.returncode == 0 else "missing")
 
 
+def _iptables_entries(node: str, ip: str, port: int | None) -> list[str]:
+    # Every table: a Service without endpoints is a REJECT in the filter table, not a nat rule.
+    return dataplane.entries_iptables(docker.exec_output(node, "iptables-save", timeout=120), ip, port)
+
+
+def _nft_table(node: str) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads(docker.exec_output(node, "nft", "-j", "list", "table", "ip", "kube-proxy",
+                                                        timeout=120))
+    return doc
+
+
+def _ipvs_entries(node: str, ip: str, port: int | None) -> list[str]:
+    found = dataplane.entries_ipvs(docker.exec_output(node, "ipvsadm", "-Ln", timeout=120), ip, port)
+    if port is None:  # the ClusterIP bound on kube-ipvs0 (per address, not per port)
+        found += dataplane.entries_ipvs_addresses(
+            docker.exec_output(node, "ip", "-o", "addr", "show", "dev", "kube-ipvs0"), ip)
+    return found
+
+
 IPTABLES = Proxier("iptables", _iptables_evidence, lambda node: dataplane.count_iptables(
-    docker.exec_output(node, "iptables-save", "-t", "nat", timeout=120)))
-NFTABLES = Proxier("nftables", _nftables_evidence, lambda node: dataplane.count_nft(json.loads(
-    docker.exec_output(node, "nft", "-j", "list", "table", "ip", "kube-proxy", timeout=120))))
+    docker.exec_output(node, "iptables-save", "-t", "nat", timeout=120)), _iptables_entries)
+NFTABLES = Proxier("nftables", _nftables_evidence, lambda node: dataplane.count_nft(_nft_table(node)),
+                   lambda node, ip, port: dataplane.entries_nft(_nft_table(node), ip, port))
 IPVS = Proxier("ipvs", _ipvs_evidence, lambda node: dataplane.count_ipvs(
-    docker.exec_output(node, "ipvsadm", "-Ln", timeout=120)))
+    docker.exec_output(node, "ipvsadm", "-Ln", timeout=120)), _ipvs_entries)
 
 
 class KubeProxyMode(ProxyMode):
@@ -153,6 +174,9 @@ class KubeProxyMode(ProxyMode):
 
     def dataplane_counts(self, node: str, api: Any) -> dict[str, int]:
         return self.proxier.counts(node)
+
+    def dataplane_entries(self, node: str, api: Any, ip: str, port: int | None = None) -> list[str]:
+        return self.proxier.entries(node, ip, port)
 
 
 def configz_of(node: str) -> dict[str, Any]:

@@ -3,36 +3,14 @@ ClusterIP is unreachable, a NodePort Service answers on every node's IP."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
-from testcontainers.core.container import DockerContainer
 
-from proxylab import docker as docker_mod
-from proxylab.cluster import NETWORK
 from suites.namespaces import Namespace
+from suites.outside import node_ips, outside
 
 pytestmark = pytest.mark.e2e
-
-
-def outside(image: str, *args: str) -> dict[str, Any]:
-    """Run `/echo ARGS` in a throw-away container on the kind network, outside every node."""
-    container = (DockerContainer(image).with_command(" ".join(args))
-                 .with_kwargs(network=NETWORK, labels={docker_mod.LABEL: "outside-probe"}))
-    container.start()
-    try:
-        wrapped = container.get_wrapped_container()
-        wrapped.wait(timeout=60)
-        parsed: dict[str, Any] = json.loads(wrapped.logs().decode().strip().splitlines()[-1])
-        return parsed
-    finally:
-        container.stop()
-
-
-def node_ips(namespace: Namespace) -> dict[str, str]:
-    return {n.metadata.name: next(a.address for a in n.status.addresses if a.type == "InternalIP")
-            for n in namespace.core().list_node().items}
 
 
 def test_cluster_ip_is_unreachable_from_outside(namespace: Namespace, metrics: dict[str, Any]) -> None:
