@@ -81,6 +81,27 @@ def test_fixture_becomes_owned_children_and_a_live_status(operator: KopfRunner, 
     metrics.update(endpoints=st["endpoints"])
 
 
+def test_spec_changes_reach_the_service_including_a_removed_port(
+        operator: KopfRunner, ns: tuple[client.ApiClient, str], metrics: dict[str, Any]) -> None:
+    """Ports added to and removed from the spec are what the Service has afterwards (a strategic
+    merge patch kept removed ports), and a NodePort keeps its allocated nodePort for the port it keeps."""
+    api, namespace = ns
+    two = [{"name": "web", "port": 80, "targetPort": "http"}, {"name": "alt", "port": 8000, "targetPort": "http"}]
+    fx = fixtures.create(api, namespace, "ports", {"replicas": 1, "serviceType": "NodePort", "ports": two})
+    fx.wait_ready(timeout=180)
+    core = client.CoreV1Api(api)
+
+    def ports() -> dict[int, int]:
+        return {p.port: p.node_port for p in core.read_namespaced_service("ports", namespace).spec.ports}
+
+    before = ports()
+    fx.patch_spec({"ports": two[:1]})
+    wait_for(lambda: (set(ports()) == {80}, f"Service ports {ports()}"), timeout=60, what="port 8000 removed")
+    after = ports()
+    metrics.update(before=before, after=after)
+    assert after[80] == before[80], f"the kept port's nodePort changed: {before} -> {after}"
+
+
 def test_invalid_spec_is_reported_and_creates_nothing(operator: KopfRunner, ns: tuple[client.ApiClient, str],
                                                       metrics: dict[str, Any]) -> None:
     api, namespace = ns

@@ -10,12 +10,12 @@ new outcome (pods share the host's clock). Appearing (``echo until ... ok``): re
 timeout + gap. Disappearing (``echo series``, every 50 ms): the first sample after the last one that
 still answered.
 
-The Service is changed through the API directly, not through the ServiceFixture: the operator's
-update handler patches the Service with a strategic merge patch, which merges ``spec.ports`` by
-port number, so a port removed from a fixture's spec stays on the Service (found while writing
-this test; to be fixed in operators/fixture/handlers.py). Deleting and re-creating the Service
-alone (the fixture's backends stay) also keeps pod start-up and garbage collection out of the
-measured time.
+The Service is changed through the API directly, not through the ServiceFixture, so the measured
+time is the proxy's alone, not the operator's reconcile as well. (Writing this test found that
+the operator kept a port removed from a fixture's spec: its strategic merge patch merged
+``spec.ports``; fixed, and suites/operator checks it.) Deleting and re-creating the Service alone
+(the fixture's backends stay) also keeps pod start-up and garbage collection out of the measured
+time.
 """
 
 from __future__ import annotations

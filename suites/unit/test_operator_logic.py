@@ -114,3 +114,15 @@ def test_operator_install_manifests_are_complete_and_least_privileged() -> None:
     assert container["securityContext"]["runAsNonRoot"] is True
     assert any("!kopftest-*" in arg for arg in container["command"])
     assert {"name": "PROXYLAB_ECHO_IMAGE", "value": "proxylab/echo:y"} in container["env"]
+
+
+def test_an_existing_child_is_replaced_by_a_merge_patch_so_removed_ports_go() -> None:
+    """A strategic merge patch merges spec.ports by port: a port removed from the fixture stayed on
+    its Service (found by suites/production/test_service_changes.py)."""
+    from operators.fixture.handlers import MERGE_PATCH, _upsert
+
+    calls: list[tuple[Any, ...]] = []
+    body = {"spec": {"ports": [{"name": "http", "port": 80}]}}
+    _upsert(lambda *a: calls.append(("create", *a)), lambda *a, **kw: calls.append(("patch", *a, kw)),
+            lambda *a: None, "svc", "ns", body)
+    assert calls == [("patch", "svc", "ns", body, {"_content_type": MERGE_PATCH})]
