@@ -157,11 +157,12 @@ def test_behaviour_map_names_existing_specs_and_tests() -> None:
 def test_behaviour_map_covers_what_the_issue_lists() -> None:
     both = {b.name for b in behaviours.BEHAVIOURS if b.coverage == "both"}
     for word in ("reaches", "affinity", "no endpoints", "hairpin", "source IP", "internalTrafficPolicy",
-                 "terminating", "NodePort", "ports"):
+                 "terminating", "NodePort", "ports",
+                 # suites/production (issue 11) covers these, which only upstream checked before
+                 "ports added", "re-created", "affinity on NodePort", "externalTrafficPolicy"):
         assert any(word in name for name in both), word
     upstream_only = " ".join(b.name for b in behaviours.BEHAVIOURS if b.coverage == "upstream only")
-    for word in ("ports added", "re-created", "affinity on NodePort", "externalTrafficPolicy", "fallback",
-                 "publishNotReadyAddresses"):
+    for word in ("publishNotReadyAddresses", "ExternalIP"):
         assert word in upstream_only, word
 
 
