@@ -15,7 +15,7 @@ from typing import Any
 
 from . import cluster, kube
 from .cluster import ClusterInfo
-from .errors import InvalidArgument, UnsupportedMode
+from .errors import ClusterError, InvalidArgument, ProxylabError, UnsupportedMode
 from .modes import ProxyMode
 
 
@@ -66,12 +66,28 @@ def switch_cluster(info: ClusterInfo, target: ProxyMode, say: Any = print) -> Sw
     target.prepare_host()
     old.reconfigure_proxy(api, target)
     say(f"cluster {info.name}: proxy configured for {target.value}; restarting it on {len(info.nodes)} nodes")
-    restart = target.restart_proxy(api, info.nodes)
-    synced = target.wait_proxy_resynced(api, restart)
-    evidence = target.verify(info.kubeconfig, info.nodes)
+    try:
+        restart = target.restart_proxy(api, info.nodes)
+        synced = target.wait_proxy_resynced(api, restart)
+        evidence = target.verify(info.kubeconfig, info.nodes)
+    except ProxylabError as exc:
+        raise ClusterError(f"switching {info.name} {old.value} -> {target.value} failed: {exc}. "
+                           f"{_roll_back(api, info, old, target)}") from exc
     cluster.record_mode(info.name, target)
     total = time.monotonic() - t0
     say(f"cluster {info.name}: switched {old.value} -> {target.value}, verified on {len(info.nodes)} nodes "
         f"({total:.0f}s)")
     return Switch(info.name, old, target, round(max(synced.values()) - restart.deleted_at, 3), round(total, 3),
                   evidence)
+
+
+def _roll_back(api: Any, info: ClusterInfo, old: ProxyMode, target: ProxyMode) -> str:
+    """After a failed switch: the old configuration again, its pods rolled and verified; what happened."""
+    try:
+        target.reconfigure_proxy(api, old)
+        old.wait_proxy_resynced(api, old.restart_proxy(api, info.nodes))
+        old.verify(info.kubeconfig, info.nodes)
+    except ProxylabError as exc:
+        return (f"Rolling back to {old.value} failed too ({exc}); the cluster's proxy is in an unknown state: "
+                f"recreate it (`proxylab cluster down {info.name}`, then `cluster up --mode {old.value}`)")
+    return f"It was rolled back to {old.value} and verified."
