@@ -64,6 +64,15 @@ def _cmd_cluster_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_cluster_switch_mode(args: argparse.Namespace) -> int:
+    from . import switchmode
+
+    done = switchmode.switch(args.name, args.to)
+    print(f"cluster {done.cluster}: now {done.new.value} (was {done.old.value}); proxy resynced in "
+          f"{done.resync_s:.1f}s, {done.total_s:.0f}s in all")
+    return 0
+
+
 def _cmd_modes(args: argparse.Namespace) -> int:
     if args.tox_envs:
         # Every implemented mode gets its env (unsupported ones report their skip reason there),
@@ -204,6 +213,10 @@ def build_parser() -> argparse.ArgumentParser:
     down.add_argument("name", nargs="?")
     down.add_argument("--all", action="store_true")
     down.set_defaults(func=_cmd_cluster_down)
+    sw = c.add_parser("switch-mode", help="change a running cluster's proxy mode in place (kube-proxy proxiers)")
+    sw.add_argument("name")
+    sw.add_argument("--to", required=True, metavar="MODE", help="the mode to switch to, e.g. nftables")
+    sw.set_defaults(func=_cmd_cluster_switch_mode)
     ls = c.add_parser("list", help="list proxylab clusters")
     ls.set_defaults(func=_cmd_cluster_list)
 

@@ -9,6 +9,7 @@ also cleans up after a ``kill -9`` that left no state behind.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import json
 import os
@@ -365,6 +366,16 @@ def load(name: str) -> ClusterInfo:
     if not path.exists() or name not in kind_clusters():
         raise ClusterError(f"no running proxylab cluster named {name!r}; see `proxylab cluster list`")
     return ClusterInfo.from_json(json.loads(path.read_text()))
+
+
+def record_mode(name: str, mode: ProxyMode) -> ClusterInfo:
+    """Record that the running cluster ``name`` now runs ``mode`` (after `cluster switch-mode`)."""
+    info = dataclasses.replace(load(name), mode=mode)
+    path = cluster_dir(name) / "cluster.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(info.to_json(), indent=2))
+    tmp.replace(path)
+    return info
 
 
 def list_clusters() -> list[ListedCluster]:

@@ -62,6 +62,24 @@ class ObserverSpec:
 
 
 @dataclass(frozen=True)
+class ProxyPods:
+    """The proxy's pods: one per node, run by a DaemonSet (kube-proxy, or the replacement's agent)."""
+
+    namespace: str
+    daemonset: str
+    selector: str  # label selector of its pods
+
+
+@dataclass(frozen=True)
+class ProxyRestart:
+    """Proxy pods deleted on purpose (:meth:`ProxyMode.restart_proxy`), to wait for their successors."""
+
+    pods: ProxyPods
+    deleted_at: float  # wall-clock epoch seconds, just before the delete calls
+    old: Mapping[str, str]  # node -> uid of the deleted pod
+
+
+@dataclass(frozen=True)
 class OfflineImageContext:
     """What an offline (no registry) image build step of a mode can build on."""
 
@@ -160,6 +178,45 @@ class ProxyMode(abc.ABC):
     def sweep_limit(self) -> tuple[int | None, str]:
         """The largest number of one-backend Services the mode's tables hold as proxylab sets it up."""
         return None, "no table limit below the sweep's maximum"
+
+    # --- restarts (suites/production/test_proxy_restart.py) ---
+    @abc.abstractmethod
+    def proxy_pods(self) -> ProxyPods:
+        """Where the mode's proxy runs as pods."""
+
+    def restart_proxy(self, api: Any, nodes: list[str]) -> ProxyRestart:
+        """Delete the proxy's pod on each of ``nodes`` (its DaemonSet starts a new one)."""
+        from .restart import delete_proxy_pods
+
+        return delete_proxy_pods(api, self.proxy_pods(), nodes)
+
+    def wait_proxy_resynced(self, api: Any, restart: ProxyRestart, timeout: float = 180) -> dict[str, float]:
+        """Wait until the new proxy on every restarted node has programmed the dataplane again;
+        node -> wall-clock epoch seconds at which it had (see :meth:`synced_at`)."""
+        from .restart import wait_resynced
+
+        return wait_resynced(api, restart, self.synced_at, timeout)
+
+    def synced_at(self, node: str, ready_at: float, since: float) -> float | None:
+        """When the new proxy on ``node`` (its pod Ready since ``ready_at``, epoch s) had programmed
+        the dataplane with the cluster's state after ``since``, or None while it has not.
+        Default: its pod's readiness (the mode's readiness probe says it is in charge)."""
+        return ready_at
+
+    # --- switching a running cluster in place (proxylab/switchmode.py) ---
+    def switch_refusal(self, target: ProxyMode) -> str | None:
+        """Why a cluster running this mode cannot be switched in place to ``target`` (None: it can)."""
+        return f"a cluster running {self.value} cannot be switched in place; create one with " \
+               f"`proxylab cluster up --mode {target.value}`"
+
+    def reconfigure_proxy(self, api: Any, target: ProxyMode) -> None:
+        """Change the running proxy's configuration to ``target`` (its pods pick it up when they
+        restart). Only called when :meth:`switch_refusal` has no objection."""
+        raise NotImplementedError(self.switch_refusal(target))
+
+    def rules_present(self, node: str) -> tuple[bool, str]:
+        """Whether this mode's rules exist in ``node``'s kernel (e.g. left over after a switch), and what was seen."""
+        return False, f"{self.value} leaves no rules of its own to look for"
 
     # --- images ---
     def offline_image_steps(self, ctx: OfflineImageContext) -> list[Step]:

@@ -22,7 +22,16 @@ from ..images.steps import Step
 from ..kernel import options_support
 from ..perf import dataplane
 from ..versions import Pins
-from .base import Histograms, InstallContext, KindSettings, ObserverSpec, OfflineImageContext, ProxyMode, register
+from .base import (
+    Histograms,
+    InstallContext,
+    KindSettings,
+    ObserverSpec,
+    OfflineImageContext,
+    ProxyMode,
+    ProxyPods,
+    register,
+)
 
 # Cilium v1.20's load-balancer control plane reconciles its BPF maps through statedb reconcilers;
 # the label filter keeps the load-balancer ones. (Its cilium_service_implementation_delay is
@@ -106,6 +115,16 @@ class CiliumMode(ProxyMode):
         control-plane view: a frontend deleted there but left in the map would still be served."""
         listing = self._agent_json(node, api, ["cilium-dbg", "bpf", "lb", "list", "-o", "json"])
         return dataplane.entries_cilium_lb(listing or {}, ip, port)
+
+    def proxy_pods(self) -> ProxyPods:
+        """The agent pods; a new agent is Ready (its readiness probe) once it has restored its
+        endpoints and synced the load balancer with the API (the default :meth:`synced_at`)."""
+        return ProxyPods(cilium.NAMESPACE, "cilium", cilium.AGENT_LABEL)
+
+    def switch_refusal(self, target: ProxyMode) -> str | None:
+        return (f"this cluster runs Cilium as its CNI and kube-proxy replacement (kind started it without "
+                f"kube-proxy): switching to {target.value} means reinstalling pod networking and kube-proxy; "
+                f"create a cluster with `proxylab cluster up --mode {target.value}`")
 
     def sweep_limit(self) -> tuple[int | None, str]:
         n = cilium.LB_MAP_MAX // SLOTS_PER_SERVICE

@@ -22,6 +22,7 @@ and fails the cluster if kube-proxy runs with anything else.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +36,7 @@ from ..perf import dataplane
 from ..shell import run
 from ..versions import Pins
 from ..wait import wait_for
-from .base import Histograms, InstallContext, KindSettings, ObserverSpec, ProxyMode, register
+from .base import Histograms, InstallContext, KindSettings, ObserverSpec, ProxyMode, ProxyPods, register
 
 HISTOGRAMS: Histograms = {
     "sync_proxy_rules": ("kubeproxy_sync_proxy_rules_duration_seconds", None),
@@ -178,6 +179,47 @@ class KubeProxyMode(ProxyMode):
     def dataplane_entries(self, node: str, api: Any, ip: str, port: int | None = None) -> list[str]:
         return self.proxier.entries(node, ip, port)
 
+    def proxy_pods(self) -> ProxyPods:
+        return KUBE_PROXY_PODS
+
+    def switch_refusal(self, target: ProxyMode) -> str | None:
+        """kube-proxy can change proxier in place; not to a replacement (pod networking would have
+        to be reinstalled) and not from or to a configured variant (its settings would have to be
+        merged into kind's KubeProxyConfiguration, which this does not do)."""
+        if not isinstance(target, KubeProxyMode):
+            return (f"{target.value} does not run kube-proxy (its CNI is {target.cni}): switching means "
+                    f"reinstalling pod networking; create a cluster with `proxylab cluster up --mode {target.value}`")
+        for mode in (self, target):
+            if mode.config:
+                return (f"{mode.value} is kube-proxy with extra settings ({dict(mode.config)}); only plain "
+                        f"proxier changes are switched in place; create a cluster with "
+                        f"`proxylab cluster up --mode {target.value}`")
+        return None
+
+    def reconfigure_proxy(self, api: Any, target: ProxyMode) -> None:
+        """Set ``mode:`` in kube-proxy's ConfigMap (config.conf) to the target's proxier."""
+        if not isinstance(target, KubeProxyMode) or self.switch_refusal(target):
+            raise ClusterError(self.switch_refusal(target) or f"cannot switch to {target.value}")
+        from kubernetes import client
+
+        core = client.CoreV1Api(api)
+        cm = core.read_namespaced_config_map(KUBE_PROXY_CONFIGMAP, KUBE_PROXY_PODS.namespace)
+        data = dict(cm.data or {})
+        if CONFIG_KEY not in data:
+            raise ClusterError(f"ConfigMap {KUBE_PROXY_PODS.namespace}/{KUBE_PROXY_CONFIGMAP} has no {CONFIG_KEY}; "
+                               "is this a cluster proxylab created?")
+        data[CONFIG_KEY] = set_proxier(data[CONFIG_KEY], target.proxier.name)
+        core.patch_namespaced_config_map(KUBE_PROXY_CONFIGMAP, KUBE_PROXY_PODS.namespace, {"data": data})
+
+    def rules_present(self, node: str) -> tuple[bool, str]:
+        return self.proxier.evidence(node)
+
+    def synced_at(self, node: str, ready_at: float, since: float) -> float | None:
+        """kube-proxy's own ``kubeproxy_sync_proxy_rules_last_timestamp_seconds``: a new process
+        exports 0 until its first full sync (programmed from the API's whole state)."""
+        last = last_sync_of(node)
+        return last if last is not None and last > since else None
+
 
 def configz_of(node: str) -> dict[str, Any]:
     """The configuration kube-proxy on ``node`` runs with, after its defaulting (``/configz``)."""
@@ -212,6 +254,49 @@ def config_mismatches(config: Mapping[str, Any], configz: Mapping[str, Any]) -> 
             problems.append(f"kube-proxy runs with {'.'.join(path)} = {found[0] if found else 'nothing'}, "
                             f"not {wanted!r} as configured")
     return problems
+
+
+KUBE_PROXY_CONFIGMAP = "kube-proxy"
+CONFIG_KEY = "config.conf"
+_MODE_LINE = re.compile(r"^mode:[^\n]*$", re.MULTILINE)
+
+
+def set_proxier(config_conf: str, proxier: str) -> str:
+    """kube-proxy's KubeProxyConfiguration text with its top-level ``mode:`` set to ``proxier``
+    (pure; the rest of the text, comments and layout included, is left as it is)."""
+    if not re.fullmatch(r"[a-z]+", proxier):
+        raise ValueError(f"not a kube-proxy mode: {proxier!r}")
+    found = _MODE_LINE.findall(config_conf)
+    if len(found) > 1:
+        raise ClusterError(f"kube-proxy's {CONFIG_KEY} has {len(found)} top-level mode: lines; refusing to edit it")
+    if found:
+        return _MODE_LINE.sub(f"mode: {proxier}", config_conf)
+    return config_conf.rstrip("\n") + f"\nmode: {proxier}\n"
+
+
+KUBE_PROXY_PODS = ProxyPods("kube-system", "kube-proxy", "k8s-app=kube-proxy")
+LAST_SYNC_METRIC = "kubeproxy_sync_proxy_rules_last_timestamp_seconds"
+
+
+def last_sync_of(node: str) -> float | None:
+    """When kube-proxy on ``node`` last synced its rules (epoch s; 0 before its first), None when
+    its metrics endpoint does not answer (e.g. while it restarts)."""
+    res = run(["docker", "exec", node, "curl", "-s", "--max-time", "3",
+               f"http://127.0.0.1:{KUBE_PROXY_METRICS_PORT}/metrics"], check=False)
+    return parse_last_sync(res.stdout) if res.returncode == 0 else None
+
+
+def parse_last_sync(metrics_text: str) -> float | None:
+    """``kubeproxy_sync_proxy_rules_last_timestamp_seconds`` from a Prometheus text page (pure):
+    the oldest over its series (one per IP family, each proxier syncs on its own), None if absent."""
+    values = []
+    for line in metrics_text.splitlines():
+        if line.startswith(LAST_SYNC_METRIC + " ") or line.startswith(LAST_SYNC_METRIC + "{"):
+            try:
+                values.append(float(line.rsplit(" ", 1)[1]))
+            except ValueError:
+                return None
+    return min(values) if values else None
 
 
 def proxy_mode_of(node: str) -> str:

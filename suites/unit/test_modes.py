@@ -97,7 +97,7 @@ def test_known_differences_come_from_the_mode() -> None:
 
 # Outside proxylab/modes/, code asks the mode; it never tests which one it is. Unit tests may.
 _SCANNED = ["proxylab", "reports", "loadgen", "operators", "suites/conformance", "suites/performance",
-            "suites/loadgen", "suites/operator", "suites/conftest.py", "suites/namespaces.py"]
+            "suites/loadgen", "suites/operator", "suites/production", "suites/conftest.py", "suites/namespaces.py"]
 _IDENTITY = re.compile(r"ProxyMode\.[A-Z]+\b|isinstance\([^)]*(KubeProxyMode|CiliumMode)|\.facts\b")
 _ALLOWED_LITERALS = {("suites/conftest.py", "iptables"),  # --proxy-mode's default
                      ("proxylab/perf/dataplane.py", "nftables")}  # the top-level key of `nft -j` output
