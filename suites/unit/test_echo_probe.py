@@ -300,7 +300,34 @@ def test_udpseries_unanswered_datagrams_time_out_within_the_interval(echo_bin: P
     assert 5 <= len(res["samples"]) <= 7 and took < 3
 
 
+def test_udpseries_counts_answers_queued_at_the_next_send_as_late(echo_bin: Path) -> None:
+    """A backend that answers every datagram twice: the first answer is the sample's, the second
+    is still queued when the next datagram is sent and is counted as late, not attributed."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.settimeout(0.2)
+
+        def answer_twice() -> None:
+            body = json.dumps({"pod": POD, "node": "n", "client": "c"}).encode()
+            while True:
+                try:
+                    _, peer = srv.recvfrom(2048)
+                except OSError:
+                    return
+                srv.sendto(body, peer)
+                srv.sendto(body, peer)
+
+        worker = threading.Thread(target=answer_twice, daemon=True)
+        worker.start()
+        res = run(echo_bin, "udpseries", f"127.0.0.1:{srv.getsockname()[1]}", "500", "50")
+        worker.join(2)
+    whos = [w for _, w in res["samples"]]
+    assert whos and set(whos) == {POD}, res
+    assert len(whos) - 2 <= res["late"] <= len(whos), res
+
+
 def test_bad_arguments_are_refused(echo_bin: Path) -> None:
-    for args in (["series", "http://x/", "1"], ["udpseries", "x:1", "100"], ["udpseries", "x:1", "100", "0"], ["until", "x:1", "ok", "1", "-5", "0"], ["connect", "x:1", "0"]):
+    for args in (["series", "http://x/", "1"], ["udpseries", "x:1", "100"], ["udpseries", "x:1", "100", "0"],
+                 ["until", "x:1", "ok", "1", "-5", "0"], ["connect", "x:1", "0"]):
         res = subprocess.run([str(echo_bin), *args], capture_output=True, text=True, timeout=10, check=False)
         assert res.returncode == 2, (args, res.stdout)

@@ -23,7 +23,9 @@
 //	                      one conntrack flow), each answer awaited until the next send; prints
 //	                      {"started": epoch_ms, "local_port": N, "late": n, "samples":
 //	                      [[epoch_ms, pod|!kind], ...]} ("!timeout": no answer within the
-//	                      interval; "late": answers that came after their interval, dropped)
+//	                      interval; "late": extra answers found queued at a send, dropped.
+//	                      Datagrams carry no sequence number: an answer later than its
+//	                      interval is taken as the next datagram's)
 //	echo resolve NAME     prints the addresses NAME resolves to, as JSON
 //	echo connect HOST:PORT  one TCP connect; prints {"ok":bool,"error":..., "kind":..., "ms":...}
 //	echo connect HOST:PORT N
@@ -370,7 +372,8 @@ func udp(addr string, n int) {
 // udpSeries: a datagram every intervalMS for durationMS, all from one unconnected socket (one
 // source port, so every datagram belongs to the same conntrack flow, as a long-lived client's
 // would); each sample is [epoch ms of the send, pod or "!"+kind]. An answer is awaited until the
-// next send; an answer still queued at the next send is late (counted, not attributed).
+// next send; answers still queued at the next send are late (counted, not attributed). Answers
+// carry no sequence number, so one later than its interval is read as the next datagram's.
 func udpSeries(addr string, durationMS, intervalMS int) {
 	raddr, err := net.ResolveUDPAddr("udp", addr)
 	if err != nil {
@@ -388,14 +391,7 @@ func udpSeries(addr string, durationMS, intervalMS int) {
 	interval := ms(time.Duration(intervalMS))
 	samples, late := [][2]any{}, 0
 	for i := 1; time.Since(start) < ms(time.Duration(durationMS)); i++ {
-		// Anything already queued answers an earlier datagram.
-		conn.SetReadDeadline(time.Now())
-		for {
-			if _, _, err := conn.ReadFrom(buf); err != nil {
-				break
-			}
-			late++
-		}
+		late += drainQueued(conn, buf)
 		t := time.Now()
 		conn.SetDeadline(start.Add(time.Duration(i) * interval))
 		var a answer
@@ -420,6 +416,26 @@ func udpSeries(addr string, durationMS, intervalMS int) {
 	}
 	json.NewEncoder(os.Stdout).Encode(map[string]any{"started": start.UnixMilli(),
 		"local_port": conn.LocalAddr().(*net.UDPAddr).Port, "late": late, "samples": samples})
+}
+
+// drainQueued reads (without waiting) every datagram already queued on conn: answers to earlier
+// datagrams that came after their interval. (A read deadline in the past would not do: Go then
+// fails the read without looking at the socket.)
+func drainQueued(conn *net.UDPConn, buf []byte) int {
+	raw, err := conn.SyscallConn()
+	if err != nil {
+		return 0
+	}
+	n := 0
+	raw.Read(func(fd uintptr) bool {
+		for {
+			if _, _, err := syscall.Recvfrom(int(fd), buf, syscall.MSG_DONTWAIT); err != nil {
+				return true // EAGAIN: nothing (more) queued; do not wait for readiness
+			}
+			n++
+		}
+	})
+	return n
 }
 
 // number: a non-negative decimal (the until command's seconds and milliseconds).
