@@ -70,10 +70,11 @@ def test_traffic_falls_back_to_terminating_endpoints(namespace: Namespace, metri
                         what=f"every endpoint of {fx.name} terminating")
     eps = [e for e in slice_endpoints(namespace, fx.name) if e["pod"] in pods]
     samples = series.samples(OBSERVE_MS / 1000 + 60, before_ms=scaled_ms)
+    eps_end = [e for e in slice_endpoints(namespace, fx.name) if e["pod"] in pods]
     end_ms = max(s.t_ms for s in samples) + 1
     fb = fallback_window(samples, scaled_ms, end_ms, pods)
     metrics.update(
-        policy=policy, backends=sorted(pods), endpoints_while_draining=eps,
+        policy=policy, backends=sorted(pods), endpoints_while_draining=eps, endpoints_at_end=eps_end,
         terminating_marked_s=round(marked_s, 3), requests=fb.sent, failed_requests=fb.failed,
         failures=fb.failures, answered_fraction=round(fb.answered_fraction, 4),
         answered_by_terminating=fb.by_terminating, answered_by_others=fb.by_others,
@@ -81,8 +82,10 @@ def test_traffic_falls_back_to_terminating_endpoints(namespace: Namespace, metri
         observed_s=round((end_ms - scaled_ms) / 1000, 3),
         timeline_after_scale_down=runs(samples, scaled_ms),
     )
-    assert all(e["terminating"] and e["serving"] and not e["ready"] for e in eps), \
-        f"the draining endpoints are not all terminating, serving and not ready: {eps}"
+    for when, snapshot in (("once marked", eps), ("at the end of the observation", eps_end)):
+        assert len(snapshot) == REPLICAS and all(e["terminating"] and e["serving"] and not e["ready"]
+                                                 for e in snapshot), \
+            f"the draining endpoints are not all terminating, serving and not ready {when}: {snapshot}"
     assert fb.sent > 0 and "refused" not in fb.failures and fb.failed <= FAILED_FRACTION_BOUND * fb.sent, (
         f"with every endpoint terminating but serving, {fb.failed} of {fb.sent} requests failed {fb.failures} "
         f"(bound {FAILED_FRACTION_BOUND:.0%}, none refused): no fallback to terminating endpoints")
