@@ -426,6 +426,7 @@ func drainQueued(conn *net.UDPConn, buf []byte) int {
 	if err != nil {
 		return 0
 	}
+	conn.SetReadDeadline(time.Time{}) // the last sample's deadline has passed: Read would not call f
 	n := 0
 	raw.Read(func(fd uintptr) bool {
 		for {
