@@ -68,6 +68,9 @@ def probe_pod(name: str, image: str, node: str | None = None) -> dict[str, Any]:
     """A client pod that idles; tests exec the echo binary's probe commands in it."""
     spec: dict[str, Any] = {
         "terminationGracePeriodSeconds": 0,
+        # No Service environment variables: a Service named "udp" or "http" would set UDP_PORT or
+        # HTTP_PORT (to "udp://10.96.x.y:53"), which the echo server reads as its own ports, and exit.
+        "enableServiceLinks": False,
         "containers": [{"name": "probe", "image": image, "imagePullPolicy": "IfNotPresent",
                         "args": ["serve"], "env": _env_from_downward(),
                         "securityContext": RESTRICTED_CONTAINER_SECURITY}],

@@ -1,4 +1,4 @@
-"""The echo binary's probe commands (until, connect, series) against real sockets on this host:
+"""The echo binary's probe commands (until, connect, series, udpseries) against real sockets on this host:
 a running ``echo serve``, a closed port (refused), servers that answer 503, answer something that
 is not echo's JSON, close without answering (reset) or never answer (timeout).
 
@@ -71,6 +71,37 @@ def serve(echo_bin: Path) -> Iterator[str]:
     try:
         _wait_listening(port)
         yield f"127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _wait_udp(port: int, timeout: float = 10) -> None:
+    """Until a datagram to ``port`` is answered."""
+    deadline = time.monotonic() + timeout
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(0.1)
+        while True:
+            try:
+                s.sendto(b"ping", ("127.0.0.1", port))
+                s.recv(2048)
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def serve_udp(echo_bin: Path) -> Iterator[str]:
+    """A running ``echo serve``; yields the HOST:PORT of its UDP answerer."""
+    port, udp_port = _free_port(), _free_port(socket.SOCK_DGRAM)
+    env = {**os.environ, "HTTP_PORT": str(port), "UDP_PORT": str(udp_port), "POD_NAME": POD,
+           "NODE_NAME": "node-under-test"}
+    proc = subprocess.Popen([str(echo_bin), "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        _wait_udp(udp_port)
+        yield f"127.0.0.1:{udp_port}"
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -247,7 +278,56 @@ def test_series_with_timeout_records_failures_by_kind(echo_bin: Path, silent: st
     assert [w for _, w in res["samples"]] == ["!timeout"] and time.monotonic() - t0 >= 0.9
 
 
+def test_udpseries_uses_one_source_port_and_epoch_ms(echo_bin: Path, serve_udp: str) -> None:
+    before = time.time() * 1000
+    res = run(echo_bin, "udpseries", serve_udp, "500", "50")
+    after = time.time() * 1000
+    assert isinstance(res["started"], int) and before - 10 <= res["started"] <= after
+    assert isinstance(res["local_port"], int) and res["local_port"] > 0 and res["late"] == 0
+    times = [t for t, _ in res["samples"]]
+    assert {w for _, w in res["samples"]} == {POD}
+    assert 8 <= len(times) <= 11 and times == sorted(times) and times[-1] <= after
+
+
+def test_udpseries_unanswered_datagrams_time_out_within_the_interval(echo_bin: Path) -> None:
+    """Nothing answers on the port: every sample is a timeout, each awaited one interval only."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sink:  # bound, never answers
+        sink.bind(("127.0.0.1", 0))
+        t0 = time.monotonic()
+        res = run(echo_bin, "udpseries", f"127.0.0.1:{sink.getsockname()[1]}", "300", "50")
+        took = time.monotonic() - t0
+    assert res["samples"] and {w for _, w in res["samples"]} == {"!timeout"}, res
+    assert 5 <= len(res["samples"]) <= 7 and took < 3
+
+
+def test_udpseries_counts_answers_queued_at_the_next_send_as_late(echo_bin: Path) -> None:
+    """A backend that answers every datagram twice: the first answer is the sample's, the second
+    is still queued when the next datagram is sent and is counted as late, not attributed."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.settimeout(0.2)
+
+        def answer_twice() -> None:
+            body = json.dumps({"pod": POD, "node": "n", "client": "c"}).encode()
+            while True:
+                try:
+                    _, peer = srv.recvfrom(2048)
+                except OSError:
+                    return
+                srv.sendto(body, peer)
+                srv.sendto(body, peer)
+
+        worker = threading.Thread(target=answer_twice, daemon=True)
+        worker.start()
+        res = run(echo_bin, "udpseries", f"127.0.0.1:{srv.getsockname()[1]}", "500", "50")
+        worker.join(2)
+    whos = [w for _, w in res["samples"]]
+    assert whos and set(whos) == {POD}, res
+    assert len(whos) - 2 <= res["late"] <= len(whos), res
+
+
 def test_bad_arguments_are_refused(echo_bin: Path) -> None:
-    for args in (["series", "http://x/", "1"], ["until", "x:1", "ok", "1", "-5", "0"], ["connect", "x:1", "0"]):
+    for args in (["series", "http://x/", "1"], ["udpseries", "x:1", "100"], ["udpseries", "x:1", "100", "0"],
+                 ["until", "x:1", "ok", "1", "-5", "0"], ["connect", "x:1", "0"]):
         res = subprocess.run([str(echo_bin), *args], capture_output=True, text=True, timeout=10, check=False)
         assert res.returncode == 2, (args, res.stdout)

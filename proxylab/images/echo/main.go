@@ -18,6 +18,14 @@
 //	                      attempt before it), "attempts", "outcomes" {kind: n}, "pod"} with times
 //	                      in epoch seconds. Resolution: at most TIMEOUT_MS + GAP_MS.
 //	echo udp HOST:PORT N  N datagrams from fresh sockets; counts per backend
+//	echo udpseries HOST:PORT DURATION_MS INTERVAL_MS
+//	                      a datagram every interval from ONE socket (one source port, kept open:
+//	                      one conntrack flow), each answer awaited until the next send; prints
+//	                      {"started": epoch_ms, "local_port": N, "late": n, "samples":
+//	                      [[epoch_ms, pod|!kind], ...]} ("!timeout": no answer within the
+//	                      interval; "late": extra answers found queued at a send, dropped.
+//	                      Datagrams carry no sequence number: an answer later than its
+//	                      interval is taken as the next datagram's)
 //	echo resolve NAME     prints the addresses NAME resolves to, as JSON
 //	echo connect HOST:PORT  one TCP connect; prints {"ok":bool,"error":..., "kind":..., "ms":...}
 //	echo connect HOST:PORT N
@@ -361,6 +369,76 @@ func udp(addr string, n int) {
 	json.NewEncoder(os.Stdout).Encode(map[string]any{"counts": counts, "errors": errs})
 }
 
+// udpSeries: a datagram every intervalMS for durationMS, all from one unconnected socket (one
+// source port, so every datagram belongs to the same conntrack flow, as a long-lived client's
+// would); each sample is [epoch ms of the send, pod or "!"+kind]. An answer is awaited until the
+// next send; answers still queued at the next send are late (counted, not attributed). Answers
+// carry no sequence number, so one later than its interval is read as the next datagram's.
+func udpSeries(addr string, durationMS, intervalMS int) {
+	raddr, err := net.ResolveUDPAddr("udp", addr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "udpseries:", err)
+		os.Exit(1)
+	}
+	conn, err := net.ListenUDP("udp", nil)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "udpseries:", err)
+		os.Exit(1)
+	}
+	defer conn.Close()
+	buf := make([]byte, 2048)
+	start := time.Now()
+	interval := ms(time.Duration(intervalMS))
+	samples, late := [][2]any{}, 0
+	for i := 1; time.Since(start) < ms(time.Duration(durationMS)); i++ {
+		late += drainQueued(conn, buf)
+		t := time.Now()
+		conn.SetDeadline(start.Add(time.Duration(i) * interval))
+		var a answer
+		_, err := conn.WriteTo([]byte("ping"), raddr)
+		if err == nil {
+			var k int
+			if k, _, err = conn.ReadFrom(buf); err == nil {
+				err = json.Unmarshal(buf[:k], &a)
+			}
+		}
+		var syntax *json.SyntaxError
+		var typeErr *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &syntax) || errors.As(err, &typeErr):
+			samples = append(samples, [2]any{t.UnixMilli(), "!" + kindBadAnswer})
+		case err != nil:
+			samples = append(samples, [2]any{t.UnixMilli(), "!" + classify(err)})
+		default:
+			samples = append(samples, [2]any{t.UnixMilli(), a.Pod})
+		}
+		time.Sleep(time.Until(start.Add(time.Duration(i) * interval)))
+	}
+	json.NewEncoder(os.Stdout).Encode(map[string]any{"started": start.UnixMilli(),
+		"local_port": conn.LocalAddr().(*net.UDPAddr).Port, "late": late, "samples": samples})
+}
+
+// drainQueued reads (without waiting) every datagram already queued on conn: answers to earlier
+// datagrams that came after their interval. (A read deadline in the past would not do: Go then
+// fails the read without looking at the socket.)
+func drainQueued(conn *net.UDPConn, buf []byte) int {
+	raw, err := conn.SyscallConn()
+	if err != nil {
+		return 0
+	}
+	conn.SetReadDeadline(time.Time{}) // the last sample's deadline has passed: Read would not call f
+	n := 0
+	raw.Read(func(fd uintptr) bool {
+		for {
+			if _, _, err := syscall.Recvfrom(int(fd), buf, syscall.MSG_DONTWAIT); err != nil {
+				return true // EAGAIN: nothing (more) queued; do not wait for readiness
+			}
+			n++
+		}
+	})
+	return n
+}
+
 // number: a non-negative decimal (the until command's seconds and milliseconds).
 func number(s string) float64 {
 	f, err := strconv.ParseFloat(s, 64)
@@ -396,7 +474,8 @@ func atoi(s string) int {
 func main() {
 	if len(os.Args) < 2 {
 		fmt.Fprintln(os.Stderr, "usage: echo serve | get URL N | series URL DURATION_MS INTERVAL_MS [TIMEOUT_MS] | "+
-			"until HOST:PORT WANT DEADLINE_S TIMEOUT_MS GAP_MS | udp HOST:PORT N | resolve NAME | connect HOST:PORT [N]")
+			"until HOST:PORT WANT DEADLINE_S TIMEOUT_MS GAP_MS | udp HOST:PORT N | "+
+			"udpseries HOST:PORT DURATION_MS INTERVAL_MS | resolve NAME | connect HOST:PORT [N]")
 		os.Exit(2)
 	}
 	switch os.Args[1] {
@@ -418,6 +497,9 @@ func main() {
 	case "udp":
 		a := args("HOST:PORT N", 2)
 		udp(a[0], atoi(a[1]))
+	case "udpseries":
+		a := args("HOST:PORT DURATION_MS INTERVAL_MS", 3)
+		udpSeries(a[0], atoi(a[1]), atoi(a[2]))
 	case "resolve":
 		a := args("NAME", 1)
 		addrs, err := net.LookupHost(a[0])
