@@ -99,7 +99,9 @@ BEHAVIOURS: tuple[Behaviour, ...] = (
                "should-fallback-to-local-terminating-endpoints-when-there-are-no-ready-endpoints-with-internaltrafficpolicy-local",
                "should-fallback-to-terminating-endpoints-when-there-are-no-ready-endpoints-with-externalltrafficpolicy-cluster",
                "should-fallback-to-local-terminating-endpoints-when-there-are-no-ready-endpoints-with-externaltrafficpolicy-local"),
-              ()),
+              ("test_traffic_falls_back_to_terminating_endpoints",),
+              "proxylab: internalTrafficPolicy Cluster and Local, through a 20 s drain, and times it; "
+              "upstream also covers externalTrafficPolicy"),
     Behaviour("publishNotReadyAddresses",
               ("should-be-able-to-connect-to-terminating-and-unready-endpoints-if-publishnotreadyaddresses-is-true",
                "should-create-endpoints-for-unready-pods"), ()),

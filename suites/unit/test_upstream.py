@@ -159,7 +159,7 @@ def test_behaviour_map_covers_what_the_issue_lists() -> None:
     for word in ("reaches", "affinity", "no endpoints", "hairpin", "source IP", "internalTrafficPolicy",
                  "terminating", "NodePort", "ports",
                  # suites/production (issue 11) covers these, which only upstream checked before
-                 "ports added", "re-created", "affinity on NodePort", "externalTrafficPolicy"):
+                 "ports added", "re-created", "affinity on NodePort", "externalTrafficPolicy", "fallback"):
         assert any(word in name for name in both), word
     upstream_only = " ".join(b.name for b in behaviours.BEHAVIOURS if b.coverage == "upstream only")
     for word in ("publishNotReadyAddresses", "ExternalIP"):
