@@ -49,16 +49,21 @@ def _free_port(kind: int = socket.SOCK_STREAM) -> int:
         return port
 
 
-def _wait_listening(port: int, timeout: float = 10) -> None:
+def _retry(attempt: Callable[[], object], timeout: float = 10) -> None:
+    """Repeat ``attempt`` until it raises no OSError (re-raised once ``timeout`` has passed)."""
     deadline = time.monotonic() + timeout
     while True:
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            attempt()
             return
         except OSError:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
+
+
+def _wait_listening(port: int, timeout: float = 10) -> None:
+    _retry(lambda: socket.create_connection(("127.0.0.1", port), timeout=0.5).close(), timeout)
 
 
 @pytest.fixture(scope="module")
@@ -78,18 +83,13 @@ def serve(echo_bin: Path) -> Iterator[str]:
 
 def _wait_udp(port: int, timeout: float = 10) -> None:
     """Until a datagram to ``port`` is answered."""
-    deadline = time.monotonic() + timeout
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.settimeout(0.1)
-        while True:
-            try:
-                s.sendto(b"ping", ("127.0.0.1", port))
-                s.recv(2048)
-                return
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
+
+        def ping() -> bytes:
+            s.sendto(b"ping", ("127.0.0.1", port))
+            return s.recv(2048)
+        _retry(ping, timeout)
 
 
 @pytest.fixture(scope="module")
@@ -280,13 +280,15 @@ def test_series_with_timeout_records_failures_by_kind(echo_bin: Path, silent: st
 
 def test_udpseries_uses_one_source_port_and_epoch_ms(echo_bin: Path, serve_udp: str) -> None:
     before = time.time() * 1000
-    res = run(echo_bin, "udpseries", serve_udp, "500", "50")
+    # 200 ms intervals: a loaded 2-core host may take more than 50 ms to answer on loopback, and
+    # this test is about the one socket and the clock, not about the timeout.
+    res = run(echo_bin, "udpseries", serve_udp, "1000", "200")
     after = time.time() * 1000
     assert isinstance(res["started"], int) and before - 10 <= res["started"] <= after
     assert isinstance(res["local_port"], int) and res["local_port"] > 0 and res["late"] == 0
     times = [t for t, _ in res["samples"]]
     assert {w for _, w in res["samples"]} == {POD}
-    assert 8 <= len(times) <= 11 and times == sorted(times) and times[-1] <= after
+    assert 4 <= len(times) <= 6 and times == sorted(times) and times[-1] <= after
 
 
 def test_udpseries_unanswered_datagrams_time_out_within_the_interval(echo_bin: Path) -> None:
@@ -305,7 +307,7 @@ def test_udpseries_counts_answers_queued_at_the_next_send_as_late(echo_bin: Path
     is still queued when the next datagram is sent and is counted as late, not attributed."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as srv:
         srv.bind(("127.0.0.1", 0))
-        srv.settimeout(0.2)
+        srv.settimeout(1.0)  # well over the probe's interval: quiet this long means the probe is done
 
         def answer_twice() -> None:
             body = json.dumps({"pod": POD, "node": "n", "client": "c"}).encode()
@@ -319,7 +321,7 @@ def test_udpseries_counts_answers_queued_at_the_next_send_as_late(echo_bin: Path
 
         worker = threading.Thread(target=answer_twice, daemon=True)
         worker.start()
-        res = run(echo_bin, "udpseries", f"127.0.0.1:{srv.getsockname()[1]}", "500", "50")
+        res = run(echo_bin, "udpseries", f"127.0.0.1:{srv.getsockname()[1]}", "1000", "200")
         worker.join(2)
     whos = [w for _, w in res["samples"]]
     assert whos and set(whos) == {POD}, res
