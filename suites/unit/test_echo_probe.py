@@ -8,6 +8,7 @@ are skipped with that reason. Nothing leaves 127.0.0.1.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -66,19 +67,26 @@ def _wait_listening(port: int, timeout: float = 10) -> None:
     _retry(lambda: socket.create_connection(("127.0.0.1", port), timeout=0.5).close(), timeout)
 
 
-@pytest.fixture(scope="module")
-def serve(echo_bin: Path) -> Iterator[str]:
-    """A running ``echo serve``; yields its HOST:PORT."""
-    port = _free_port()
-    env = {**os.environ, "HTTP_PORT": str(port), "UDP_PORT": str(_free_port(socket.SOCK_DGRAM)), "POD_NAME": POD,
+@contextlib.contextmanager
+def _echo_serve(echo_bin: Path, wait: Callable[[int, int], None]) -> Iterator[tuple[int, int]]:
+    """A running ``echo serve`` on free ports; ``wait(http_port, udp_port)`` until it answers; yields the ports."""
+    port, udp_port = _free_port(), _free_port(socket.SOCK_DGRAM)
+    env = {**os.environ, "HTTP_PORT": str(port), "UDP_PORT": str(udp_port), "POD_NAME": POD,
            "NODE_NAME": "node-under-test"}
     proc = subprocess.Popen([str(echo_bin), "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        _wait_listening(port)
-        yield f"127.0.0.1:{port}"
+        wait(port, udp_port)
+        yield port, udp_port
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def serve(echo_bin: Path) -> Iterator[str]:
+    """A running ``echo serve``; yields its HOST:PORT."""
+    with _echo_serve(echo_bin, lambda http, _: _wait_listening(http)) as (port, _):
+        yield f"127.0.0.1:{port}"
 
 
 def _wait_udp(port: int, timeout: float = 10) -> None:
@@ -95,16 +103,8 @@ def _wait_udp(port: int, timeout: float = 10) -> None:
 @pytest.fixture(scope="module")
 def serve_udp(echo_bin: Path) -> Iterator[str]:
     """A running ``echo serve``; yields the HOST:PORT of its UDP answerer."""
-    port, udp_port = _free_port(), _free_port(socket.SOCK_DGRAM)
-    env = {**os.environ, "HTTP_PORT": str(port), "UDP_PORT": str(udp_port), "POD_NAME": POD,
-           "NODE_NAME": "node-under-test"}
-    proc = subprocess.Popen([str(echo_bin), "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        _wait_udp(udp_port)
+    with _echo_serve(echo_bin, lambda _, udp: _wait_udp(udp)) as (_, udp_port):
         yield f"127.0.0.1:{udp_port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 @pytest.fixture
