@@ -112,11 +112,6 @@ def render(pins: Pins, values: dict[str, Any], out: Path) -> str:
     return text
 
 
-def _node_exec(node: str, *argv: str, input: str | None = None, timeout: float = 120) -> str:
-    return run(["docker", "exec", "-i", node, *argv], input=input, timeout=timeout,
-               hint=f"command in node {node} failed").stdout
-
-
 def install(name: str, kubeconfig: Path, cluster_dir: Path, nodes: list[str], pins: Pins,
             load_image: Any, t0: float) -> dict[str, Any]:
     """Load images, apply the rendered chart, wait for agents + operator. Returns the features."""
@@ -130,9 +125,10 @@ def install(name: str, kubeconfig: Path, cluster_dir: Path, nodes: list[str], pi
     api_host = _container_ip(control_plane)
     values = helm_values(pins, api_host)
     manifest = render(pins, values, cluster_dir / "cilium.yaml")
-    _node_exec(control_plane, "kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf", "apply", "-f", "-",
-               input=manifest)
     api = kube.api_client(kubeconfig)
+    for doc in yaml.safe_load_all(manifest):
+        if doc:
+            kube.server_side_apply(api, doc, default_namespace=NAMESPACE)
     wait_for(lambda: kube.daemonset_ready(api, NAMESPACE, "cilium"), timeout=600, what="Cilium agents ready",
              interval=3)
     wait_for(lambda: kube.deployment_ready(api, NAMESPACE, "cilium-operator"), timeout=300,

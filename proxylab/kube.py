@@ -94,3 +94,20 @@ def delete_namespace(api: client.ApiClient, name: str) -> None:
     except client.ApiException as exc:
         if exc.status != 404:
             raise
+
+
+FIELD_MANAGER = "proxylab"
+
+
+def server_side_apply(api: client.ApiClient, obj: dict[str, Any], *, default_namespace: str | None = None) -> None:
+    """Server-side apply of one manifest object through the dynamic client (idempotent: applying
+    the same object again changes nothing; conflicting field owners are overridden, as proxylab owns
+    what it applies). A namespaced object without a namespace goes to ``default_namespace``."""
+    from kubernetes import dynamic
+
+    resource = dynamic.DynamicClient(api).resources.get(api_version=obj["apiVersion"], kind=obj["kind"])
+    namespace = obj["metadata"].get("namespace") or (default_namespace if resource.namespaced else None)
+    if resource.namespaced and not namespace:
+        raise ValueError(f"{obj['kind']} {obj['metadata']['name']} is namespaced but names no namespace")
+    resource.server_side_apply(body=obj, name=obj["metadata"]["name"], namespace=namespace,
+                               field_manager=FIELD_MANAGER, force_conflicts=True)
