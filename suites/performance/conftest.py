@@ -25,7 +25,7 @@ from proxylab.cluster import ClusterInfo
 from proxylab.images.catalog import Catalog
 from proxylab.manifests import RESTRICTED_CONTAINER_SECURITY
 from proxylab.modes import ProxyMode
-from proxylab.perf import profile, promtext, resources
+from proxylab.perf import memory, profile, promtext, resources
 from proxylab.versions import load_pins
 from proxylab.wait import wait_for
 from suites.namespaces import Namespace
@@ -69,6 +69,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             sizes = profile.resolve(opt("--perf-profile"), {"sweep": opt("--perf-services-sweep")}).sweep
         except ValueError as exc:
             raise pytest.UsageError(str(exc)) from None
+        # The kind nodes share this host's memory: refused before any cluster exists.
+        why = memory.refusal(max(sizes), memory.available_mib())
+        if why:
+            raise pytest.UsageError(why)
         metafunc.parametrize("sweep_k", sizes, ids=[f"K{k}" for k in sizes])
 
 
