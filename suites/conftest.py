@@ -116,6 +116,15 @@ def proxy_mode(pytestconfig: pytest.Config) -> ProxyMode:
     return mode
 
 
+def _push_images() -> float | None:
+    """--image-registry: push proxylab's own images there; seconds taken (None without the option)."""
+    if not cluster_catalog().registry:
+        return None
+    from proxylab import registry
+
+    return round(sum(p.seconds for p in registry.push(cluster_catalog())), 1)
+
+
 @pytest.fixture(scope="session")
 def cluster(pytestconfig: pytest.Config, proxy_mode: ProxyMode) -> Iterator[ClusterInfo]:
     """The session's real kind cluster for --proxy-mode (skipped with the reason if unsupported)."""
@@ -128,6 +137,7 @@ def cluster(pytestconfig: pytest.Config, proxy_mode: ProxyMode) -> Iterator[Clus
         writer.flush()
         pytest.skip(str(exc))
     try:
+        pushed = _push_images()  # before the cluster: a registry that refuses leaves nothing behind
         if reuse:
             info = cluster_mod.load(cluster_mod.normalise_name(reuse, proxy_mode))
             if info.mode is not proxy_mode:
@@ -146,12 +156,8 @@ def cluster(pytestconfig: pytest.Config, proxy_mode: ProxyMode) -> Iterator[Clus
         writer.flush()
         raise
     writer.run.cluster = {"name": info.name, "up_seconds": info.up_seconds, "nodes": info.nodes}
-    if cluster_catalog().registry:
-        from proxylab import registry
-
-        pushed = registry.push(cluster_catalog())
-        writer.run.cluster |= {"image_registry": cluster_catalog().registry,
-                               "image_push_seconds": round(sum(p.seconds for p in pushed), 1)}
+    if pushed is not None:
+        writer.run.cluster |= {"image_registry": cluster_catalog().registry, "image_push_seconds": pushed}
     writer.run.proxy_features = cluster_mod.proxy_features(info.name)
     writer.flush()
     # Checked after every e2e test: an engine restart or a node container that stopped or restarted
