@@ -45,7 +45,7 @@ def address(port: int = PORT) -> str:
 def hosts_toml(container: str = CONTAINER, container_port: int = CONTAINER_PORT) -> str:
     """containerd's hosts.toml for ``localhost:PORT``: pull and resolve through the registry
     container over the docker network, plain HTTP (it never leaves the machine)."""
-    return (f"# Written by `proxylab registry up`: localhost:PORT on the host is {container} on the docker network.\n"
+    return (f"# Written by proxylab (proxylab/registry.py): this registry is {container} on the docker network.\n"
             f'[host."http://{container}:{container_port}"]\n'
             '  capabilities = ["pull", "resolve"]\n')
 
@@ -117,6 +117,32 @@ def connect(nodes: list[str], port: int = PORT) -> list[str]:
         run(["docker", "exec", "-i", node, "cp", "/dev/stdin", path], input=hosts_toml())
         lines.append(f"{node}: {path}")
     return lines
+
+
+def local_port(registry: str) -> int | None:
+    """The host port when ``registry`` names a registry on this host's loopback (``localhost:N``,
+    ``127.0.0.1:N``, optionally with a path), else None."""
+    host, _, rest = registry.partition("/")[0].partition(":")
+    return int(rest) if host in ("localhost", "127.0.0.1") and rest.isdigit() else None
+
+
+def published_port() -> int | None:
+    """The host port of the running registry container, None when it does not run."""
+    found = docker.inspect("container", CONTAINER)
+    if not found or not found[0].get("State", {}).get("Running"):
+        return None
+    bindings = (found[0].get("NetworkSettings", {}).get("Ports") or {}).get(f"{CONTAINER_PORT}/tcp") or []
+    return int(bindings[0]["HostPort"]) if bindings else None
+
+
+def connect_if_local(registry: str, nodes: list[str]) -> bool:
+    """Point ``nodes`` at proxylab's own registry container when ``registry`` is it (a session's new
+    cluster gets its hosts.toml this way); False for any other registry, which the nodes reach as is."""
+    port = local_port(registry)
+    if port is None or port != published_port():
+        return False
+    connect(nodes, port)
+    return True
 
 
 @dataclass(frozen=True)

@@ -164,6 +164,11 @@ def cluster(pytestconfig: pytest.Config, proxy_mode: ProxyMode) -> Iterator[Clus
     # under the session ends it at once, clearly, instead of every later test timing out on it.
     pytestconfig.stash[SESSION]["engine"] = docker_mod.EngineSnapshot.take(info.nodes)
     try:
+        if pushed is not None:
+            from proxylab import registry
+
+            # proxylab's own registry container (`proxylab registry up`): the nodes get its hosts.toml
+            registry.connect_if_local(cluster_catalog().registry, info.nodes)
         yield info
     finally:
         if not reuse and not pytestconfig.getoption("--keep-cluster"):

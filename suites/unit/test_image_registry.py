@@ -102,3 +102,11 @@ def test_registry_image_pins_name_one_release() -> None:
     assert (spec.module, spec.version, spec.binary_names()) == (registryimage.MODULE, version, ["registry"])
     assert registryimage.upstream_image(pins).endswith(f"/registry:{version.removeprefix('v')}")
     assert Catalog(pins).registry_image == f"proxylab/registry:{version}"
+
+
+@pytest.mark.parametrize(("given", "port"), [
+    ("localhost:5001", 5001), ("127.0.0.1:5002/team", 5002), ("localhost", None),
+    ("registry.example.com:5001", None), ("localhost:http", None),
+])
+def test_only_a_loopback_registry_is_proxylabs_local_one(given: str, port: int | None) -> None:
+    assert registry.local_port(given) == port
