@@ -16,8 +16,7 @@ from typing import Any
 from kubernetes import client
 
 from proxylab import kube
-from proxylab.images.catalog import Catalog
-from proxylab.versions import load_pins
+from proxylab.images.catalog import cluster_catalog
 from proxylab.wait import wait_for
 
 from . import pods
@@ -81,7 +80,7 @@ def run_load(api: client.ApiClient, namespace: str, spec: LoadSpec, image: str |
     Blocks for about ``spec.duration_s`` plus pod start-up. Raises LoadRunFailed with the pods'
     log tails when no result comes back. ``keep`` leaves the pods for debugging.
     """
-    image = image or Catalog(load_pins()).locust
+    image = image or cluster_catalog().locust
     core = client.CoreV1Api(api)
     run_id = uuid.uuid4().hex[:8]
     master = f"lg-{run_id}-master"

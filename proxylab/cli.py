@@ -73,6 +73,35 @@ def _cmd_cluster_switch_mode(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_registry_up(args: argparse.Namespace) -> int:
+    from . import cluster, registry
+
+    ref = registry.up(args.port)
+    print(f"registry {registry.CONTAINER} answers on 127.0.0.1:{args.port}; use --image-registry {ref}")
+    for name in args.cluster:
+        for line in registry.connect(cluster.load(cluster.validate_name(name)).nodes, args.port):
+            print(f"  {line}")
+    return 0
+
+
+def _cmd_registry_down(args: argparse.Namespace) -> int:
+    from . import registry
+
+    for line in registry.down():
+        print(line)
+    return 0
+
+
+def _cmd_registry_push(args: argparse.Namespace) -> int:
+    from . import registry
+    from .images.catalog import Catalog
+    from .versions import load_pins
+
+    for pushed in registry.push(Catalog(load_pins()).with_registry(args.registry)):
+        print(f"pushed {pushed.remote} in {pushed.seconds:.1f}s")
+    return 0
+
+
 def _cmd_modes(args: argparse.Namespace) -> int:
     if args.tox_envs:
         # Every implemented mode gets its env (unsupported ones report their skip reason there),
@@ -111,7 +140,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     return runner.run(runner.parse_modes(args.modes), runner.parse_suites(args.suites),
                       args.resume if args.resume is not None else new_run_id(), Path(args.results_dir),
-                      resume=args.resume is not None, history=[Path(p) for p in args.history])
+                      resume=args.resume is not None, history=[Path(p) for p in args.history],
+                      image_registry=args.image_registry)
 
 
 def _mode_arg(value: str) -> str:
@@ -136,6 +166,16 @@ def _run_id_arg(value: str) -> str:
 
     try:
         return validate_run_id(value)
+    except InvalidArgument as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _registry_arg(value: str) -> str:
+    from .errors import InvalidArgument
+    from .images.catalog import normalise_registry
+
+    try:
+        return normalise_registry(value)
     except InvalidArgument as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -221,6 +261,20 @@ def build_parser() -> argparse.ArgumentParser:
     ls = c.add_parser("list", help="list proxylab clusters")
     ls.set_defaults(func=_cmd_cluster_list)
 
+    reg = sub.add_parser("registry", help="a local image registry for --image-registry").add_subparsers(
+        dest="sub", required=True)
+    rup = reg.add_parser("up", help="run the registry on the clusters' network, 127.0.0.1 only on the host")
+    rup.add_argument("--port", type=int, default=5001, help="host port on 127.0.0.1 (default 5001)")
+    rup.add_argument("--cluster", action="append", default=[], metavar="NAME",
+                     help="also point this cluster's nodes' containerd at it; repeatable")
+    rup.set_defaults(func=_cmd_registry_up)
+    rdown = reg.add_parser("down", help="remove the registry container and what was pushed to it")
+    rdown.set_defaults(func=_cmd_registry_down)
+    rpush = reg.add_parser("push", help="push proxylab's own images (echo, locust, operator) to REGISTRY")
+    rpush.add_argument("registry", metavar="REGISTRY", type=_registry_arg,
+                       help="host[:port][/path], e.g. localhost:5001")
+    rpush.set_defaults(func=_cmd_registry_push)
+
     up_ = sub.add_parser("upstream", help="Kubernetes' own e2e Services specs").add_subparsers(dest="sub", required=True)
     sp = up_.add_parser("specs", help="compare the built e2e.test's spec list with the checked-in one")
     sp.add_argument("--write", action="store_true", help="rewrite proxylab/upstream/services-specs.txt from it")
@@ -250,6 +304,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--results-dir", default="results", help="results/<run-id>/<mode>/results.json go here")
     run.add_argument("--history", action="append", default=[], metavar="DIR",
                      help="earlier results for the report's trends and regressions; repeatable")
+    run.add_argument("--image-registry", default="", type=_registry_arg, metavar="REGISTRY",
+                     help="push proxylab's own images (echo, locust, operator) to REGISTRY (host[:port][/path]) "
+                          "and have the clusters pull them from there (default: kind loads them)")
     run.set_defaults(func=_cmd_run)
     return p
 

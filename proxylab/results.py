@@ -77,6 +77,8 @@ class ClusterDoc(TypedDict, total=False):
     name: str
     up_seconds: float | None
     nodes: list[str]
+    image_registry: str  # --image-registry: where the cluster pulled proxylab's own images from
+    image_push_seconds: float
 
 
 class RunDoc(TypedDict):

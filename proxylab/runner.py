@@ -122,10 +122,11 @@ def read_doc(path: Path) -> dict[str, Any] | None:
 
 
 def pytest_argv(mode: ProxyMode, suites: Sequence[str], run_id: str, results_dir: Path,
-                python: str = sys.executable) -> list[str]:
+                python: str = sys.executable, image_registry: str = "") -> list[str]:
     junit = results_dir / run_id / mode.value / "junit.xml"
+    registry = ["--image-registry", image_registry] if image_registry else []
     return [python, "-m", "pytest", *(f"suites/{s}" for s in suites), "-m", "e2e", "--proxy-mode", mode.value,
-            "--run-id", run_id, "--results-dir", str(results_dir), f"--junitxml={junit}",
+            "--run-id", run_id, "--results-dir", str(results_dir), f"--junitxml={junit}", *registry,
             "-v", "-rfEs", "-p", "no:cacheprovider"]
 
 
@@ -219,8 +220,10 @@ def _run_mode(argv: list[str], label: Callable[[str], str], out: Callable[[str],
 
 
 def run(modes: Sequence[ProxyMode], suites: Sequence[str], run_id: str, results_dir: Path, *,
-        resume: bool = False, history: Sequence[Path] = (), out: Callable[[str], None] = print) -> int:
-    """Run every mode, build the report; 0 when no mode failed, 1 otherwise, 130 when stopped."""
+        resume: bool = False, history: Sequence[Path] = (), out: Callable[[str], None] = print,
+        image_registry: str = "") -> int:
+    """Run every mode, build the report; 0 when no mode failed, 1 otherwise, 130 when stopped.
+    ``image_registry``: push proxylab's own images there and have the clusters pull them."""
     results_dir = results_dir.resolve()
     validate_run_id(run_id)
     if not modes:
@@ -254,7 +257,8 @@ def run(modes: Sequence[ProxyMode], suites: Sequence[str], run_id: str, results_
             def label(line: str, mode: ProxyMode = mode) -> str:
                 return progress(time.monotonic() - t0, mode.value, suites, line)
 
-            code = _run_mode(pytest_argv(mode, suites, run_id, results_dir), label, out)
+            argv = pytest_argv(mode, suites, run_id, results_dir, image_registry=image_registry)
+            code = _run_mode(argv, label, out)
             if read_doc(path) is None:
                 _record_crash(path, run_id, mode, code)
             outcomes.append(ModeOutcome(mode.value, code, time.monotonic() - m0))

@@ -21,7 +21,7 @@ KUBERNETES_RE = re.compile(r"v\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?")
 RAW_VERSIONS = (("locust", "version"), ("go", "minimum"), ("operator", "kopf"), ("operator", "kubernetes"),
                 ("proxylab_images", "echo"), ("proxylab_images", "locust"), ("proxylab_images", "operator"),
                 ("cilium", "version"), ("cilium", "llvm"), ("cilium", "helm"), ("cilium", "gobgp_substitute"),
-                ("upstream", "ginkgo"), ("upstream", "agnhost"))
+                ("upstream", "ginkgo"), ("upstream", "agnhost"), ("registry", "version"), ("registry", "image_tag"))
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """pytest plumbing shared by every suite: options, the session cluster, results.json.
 
 Options: --proxy-mode, --keep-cluster, --reuse-cluster, --cluster-name, --results-dir, --run-id, --workers,
---upstream-set.
+--upstream-set, --image-registry.
 Tests marked ``e2e`` are recorded in ``<results-dir>/<run-id>/<mode>/results.json`` as they
 finish; a test asks for measured values to be recorded through the ``metrics`` fixture.
 """
@@ -27,6 +27,7 @@ from proxylab import docker as docker_mod
 from proxylab.cluster import ClusterInfo
 from proxylab.errors import InvalidArgument, ProxylabError, UnknownMode, UnsupportedMode
 from proxylab.images.build import last_strategy
+from proxylab.images.catalog import IMAGE_REGISTRY_ENV, cluster_catalog, normalise_registry
 from proxylab.modes import ProxyMode, all_modes
 from proxylab.results import (
     EXPECTED_FAILURE,
@@ -64,6 +65,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--upstream-set", choices=("all", "ci"), default=os.environ.get("PROXYLAB_UPSTREAM_SET", "all"),
                 help="suites/upstream: every [sig-network] Services spec of the pinned version (all), or "
                      "the fixed subset of the README's test command (ci)")
+    g.addoption("--image-registry", default=os.environ.get(IMAGE_REGISTRY_ENV, ""), metavar="REGISTRY",
+                help="push proxylab's own images to REGISTRY (host[:port][/path]) and pull them from there "
+                     "(default: kind loads them into the nodes)")
 
 
 def _failure_text(report: pytest.TestReport) -> str:
@@ -83,6 +87,8 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         mode = ProxyMode.parse(config.getoption("--proxy-mode"))
         validate_run_id(config.getoption("--run-id"))
+        # Every manifest the suites render takes proxylab's image references from cluster_catalog().
+        os.environ[IMAGE_REGISTRY_ENV] = normalise_registry(config.getoption("--image-registry"))
     except (UnknownMode, InvalidArgument) as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[SESSION] = {"mode": mode}
@@ -110,6 +116,15 @@ def proxy_mode(pytestconfig: pytest.Config) -> ProxyMode:
     return mode
 
 
+def _push_images() -> float | None:
+    """--image-registry: push proxylab's own images there; seconds taken (None without the option)."""
+    if not cluster_catalog().registry:
+        return None
+    from proxylab import registry
+
+    return round(sum(p.seconds for p in registry.push(cluster_catalog())), 1)
+
+
 @pytest.fixture(scope="session")
 def cluster(pytestconfig: pytest.Config, proxy_mode: ProxyMode) -> Iterator[ClusterInfo]:
     """The session's real kind cluster for --proxy-mode (skipped with the reason if unsupported)."""
@@ -122,6 +137,7 @@ def cluster(pytestconfig: pytest.Config, proxy_mode: ProxyMode) -> Iterator[Clus
         writer.flush()
         pytest.skip(str(exc))
     try:
+        pushed = _push_images()  # before the cluster: a registry that refuses leaves nothing behind
         if reuse:
             info = cluster_mod.load(cluster_mod.normalise_name(reuse, proxy_mode))
             if info.mode is not proxy_mode:
@@ -140,12 +156,19 @@ def cluster(pytestconfig: pytest.Config, proxy_mode: ProxyMode) -> Iterator[Clus
         writer.flush()
         raise
     writer.run.cluster = {"name": info.name, "up_seconds": info.up_seconds, "nodes": info.nodes}
+    if pushed is not None:
+        writer.run.cluster |= {"image_registry": cluster_catalog().registry, "image_push_seconds": pushed}
     writer.run.proxy_features = cluster_mod.proxy_features(info.name)
     writer.flush()
     # Checked after every e2e test: an engine restart or a node container that stopped or restarted
     # under the session ends it at once, clearly, instead of every later test timing out on it.
     pytestconfig.stash[SESSION]["engine"] = docker_mod.EngineSnapshot.take(info.nodes)
     try:
+        if pushed is not None:
+            from proxylab import registry
+
+            # proxylab's own registry container (`proxylab registry up`): the nodes get its hosts.toml
+            registry.connect_if_local(cluster_catalog().registry, info.nodes)
         yield info
     finally:
         if not reuse and not pytestconfig.getoption("--keep-cluster"):
@@ -157,9 +180,8 @@ def fixture_operator(cluster: ClusterInfo) -> float:
     """The ServiceFixture operator installed in the session cluster; returns install seconds."""
     from operators.fixture import deploy
     from proxylab import kube
-    from proxylab.images.catalog import Catalog
 
-    catalog = Catalog(load_pins())
+    catalog = cluster_catalog()
     return deploy.install(kube.api_client(cluster.kubeconfig), catalog.operator, catalog.echo)
 
 

@@ -17,8 +17,7 @@ from kubernetes import client
 from operators.fixture import client as fixtures
 from proxylab import kube, manifests
 from proxylab.cluster import ClusterInfo
-from proxylab.images.catalog import Catalog
-from proxylab.versions import load_pins
+from proxylab.images.catalog import cluster_catalog
 from proxylab.wait import wait_for
 
 
@@ -33,7 +32,7 @@ class Namespace:
 
     @property
     def image(self) -> str:
-        return Catalog(load_pins()).echo
+        return cluster_catalog().echo
 
     @property
     def workers(self) -> list[str]:

@@ -15,7 +15,7 @@ from ..modes import OfflineImageContext, all_modes
 from ..paths import bin_dir, cache_dir, kind_binary
 from ..shell import run
 from ..versions import Pins, load_pins
-from . import dockerbuild, gobuild, node, pyimage, rootfs, upstream
+from . import dockerbuild, gobuild, node, pyimage, registryimage, rootfs, upstream
 from .catalog import Catalog
 from .steps import Step, StepRunner, content_hash
 
@@ -229,6 +229,7 @@ def _offline_steps(pins: Pins, cat: Catalog) -> list[Step]:
     steps.append(echo_step(cat, go))
     steps.append(locust_step(pins, cat, go))
     steps.append(operator_step(pins, cat, base_key))
+    steps.append(registryimage.offline_step(pins, cat, go))
     # Last: what the modes need beyond the node image (Cilium's images: the longest build).
     ctx = OfflineImageContext(pins, cat, go, base_key, outs["cni-plugins"], go_keys["cni-plugins"])
     steps += [s for m in all_modes() if m.implemented for s in m.offline_image_steps(ctx)]
@@ -273,7 +274,7 @@ def build_all(strategy: str = "auto") -> str:
                               f">= {pins.go_minimum}")
         pulled = _pull_steps(pins, cat)
         steps = [_go_step(kind_spec, go), *pulled, echo_step(cat, go), locust_step(pins, cat, go),
-                 operator_step(pins, cat, pulled[-1].key)]
+                 operator_step(pins, cat, pulled[-1].key), registryimage.pull_step(pins, cat)]
         steps = _unique(steps + [s for m in all_modes() if m.implemented for s in m.pull_image_steps(pins, cat, go)]
                         + upstream.pull_steps(pins))
     print(f"images: strategy {chosen} (requested {strategy}); cache {cache_dir()}", flush=True)

@@ -11,8 +11,7 @@ from kubernetes import client
 
 from proxylab import kube, manifests
 from proxylab.cluster import ClusterInfo
-from proxylab.images.catalog import Catalog
-from proxylab.versions import load_pins
+from proxylab.images.catalog import cluster_catalog
 from proxylab.wait import wait_for
 
 BACKENDS = 5
@@ -43,7 +42,7 @@ def backends(cluster: ClusterInfo, request: pytest.FixtureRequest) -> Iterator[B
         workers = [n for n in cluster.nodes if "control-plane" not in n]
         backend_node = workers[-1] if workers else None
         client_node = workers[0] if len(workers) > 1 else None
-        echo = Catalog(load_pins()).echo
+        echo = cluster_catalog().echo
         kube.apply(api, manifests.echo_deployment("echo", echo, BACKENDS, node=backend_node), namespace=ns)
         kube.apply(api, manifests.service("echo", {"app": "echo"}), namespace=ns)
         kube.apply(api, manifests.service("empty", {"app": "nothing-matches-this"}), namespace=ns)

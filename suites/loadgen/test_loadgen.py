@@ -97,8 +97,7 @@ def test_service_without_endpoints_is_refused(backends: Backends, metrics: dict[
 def test_one_echo_replica_keep_alive_throughput(backends: Backends, metrics: dict[str, Any], workers: int) -> None:
     """Recorded, not asserted: one echo replica's keep-alive rate as this loadgen sees it (10 s, 10 users)."""
     from proxylab import kube
-    from proxylab.images.catalog import Catalog
-    from proxylab.versions import load_pins
+    from proxylab.images.catalog import cluster_catalog
     from proxylab.wait import wait_for
 
     ns, api = backends.namespace, backends.api
@@ -106,7 +105,7 @@ def test_one_echo_replica_keep_alive_throughput(backends: Backends, metrics: dic
         node = next((n for n in [backends.client_node] if n), None)
         backend_node = None if node is None else next(
             iter(sorted({p for p in _nodes(backends)} - {node})), None)
-        kube.apply(api, manifests.echo_deployment("one", Catalog(load_pins()).echo, 1, node=backend_node),
+        kube.apply(api, manifests.echo_deployment("one", cluster_catalog().echo, 1, node=backend_node),
                    namespace=ns)
         kube.apply(api, manifests.service("one", {"app": "one"}), namespace=ns)
     wait_for(lambda: kube.pod_ready(api, ns, "app=one", 1), timeout=120, what="one echo replica")

@@ -23,8 +23,7 @@ from operators.fixture.deploy import TESTKIT_PREFIX
 from operators.fixture.spec import DEFAULT_IMAGE_ENV, InvalidSpec
 from proxylab import kube, manifests
 from proxylab.cluster import ClusterInfo
-from proxylab.images.catalog import Catalog
-from proxylab.versions import load_pins
+from proxylab.images.catalog import cluster_catalog
 from proxylab.wait import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -45,7 +44,7 @@ def ns(cluster: ClusterInfo, fixture_operator: float) -> Iterator[tuple[client.A
 def operator(cluster: ClusterInfo, ns: tuple[client.ApiClient, str],
              monkeypatch: pytest.MonkeyPatch) -> Iterator[KopfRunner]:
     monkeypatch.setenv("KUBECONFIG", str(cluster.kubeconfig))
-    monkeypatch.setenv(DEFAULT_IMAGE_ENV, Catalog(load_pins()).echo)  # as deploy.py sets it in-cluster
+    monkeypatch.setenv(DEFAULT_IMAGE_ENV, cluster_catalog().echo)  # as deploy.py sets it in-cluster
     args = ["run", "--standalone", "--namespace", ns[1], "-m", "operators.fixture.handlers"]
     with KopfRunner(args, timeout=60) as runner:
         yield runner

@@ -22,11 +22,10 @@ import pytest
 from loadgen import fastgen
 from proxylab import docker, kube
 from proxylab.cluster import ClusterInfo
-from proxylab.images.catalog import Catalog
+from proxylab.images.catalog import cluster_catalog
 from proxylab.manifests import RESTRICTED_CONTAINER_SECURITY
 from proxylab.modes import ProxyMode
 from proxylab.perf import memory, profile, promtext, resources
-from proxylab.versions import load_pins
 from proxylab.wait import wait_for
 from suites.namespaces import Namespace
 
@@ -81,7 +80,7 @@ def generator_pod(ns: Namespace, name: str, node: str | None) -> str:
     (:mod:`loadgen.fastgen`) in."""
     if name in ns.probes:
         return name
-    image = Catalog(load_pins()).locust
+    image = cluster_catalog().locust
     ns.apply(fastgen.generator_pod(name, image, node, RESTRICTED_CONTAINER_SECURITY))
     wait_for(lambda: kube.pod_ready(ns.api, ns.name, f"probe-name={name}", 1), timeout=120,
              what=f"generator pod {name}")
