@@ -77,6 +77,7 @@ class ClusterDoc(TypedDict, total=False):
     name: str
     up_seconds: float | None
     nodes: list[str]
+    node_access: str  # how tests reached nodes: "agent" (proxylab/nodes/agent.py) or "docker"
 
 
 class RunDoc(TypedDict):

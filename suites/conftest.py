@@ -28,6 +28,7 @@ from proxylab.cluster import ClusterInfo
 from proxylab.errors import InvalidArgument, ProxylabError, UnknownMode, UnsupportedMode
 from proxylab.images.build import last_strategy
 from proxylab.modes import ProxyMode, all_modes
+from proxylab.nodes import NodeAccess
 from proxylab.results import (
     EXPECTED_FAILURE,
     ResultsWriter,
@@ -64,6 +65,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--upstream-set", choices=("all", "ci"), default=os.environ.get("PROXYLAB_UPSTREAM_SET", "all"),
                 help="suites/upstream: every [sig-network] Services spec of the pinned version (all), or "
                      "the fixed subset of the README's test command (ci)")
+    g.addoption("--allow-node-agent", action="store_true",
+                help="allow proxylab's privileged, time-limited node agent on a cluster it did not create "
+                     "(always allowed on its own kind clusters); without it, tests that read nodes are skipped")
+    g.addoption("--node-access", choices=("agent", "docker"), default="agent",
+                help="how tests reach nodes: the node agent through the Kubernetes API (default), or "
+                     "`docker exec` (kind clusters proxylab created only)")
+    g.addoption("--node-agent-ttl", type=float, default=2 * 3600, metavar="SECONDS",
+                help="the node agent stops by itself this long after it is installed (default 2 h)")
 
 
 def _failure_text(report: pytest.TestReport) -> str:
@@ -161,6 +170,29 @@ def fixture_operator(cluster: ClusterInfo) -> float:
 
     catalog = Catalog(load_pins())
     return deploy.install(kube.api_client(cluster.kubeconfig), catalog.operator, catalog.echo)
+
+
+@pytest.fixture(scope="session")
+def node_access(pytestconfig: pytest.Config, cluster: ClusterInfo) -> Iterator[NodeAccess]:
+    """How tests run commands on nodes (proxylab/nodes/): the node agent, also on kind, so there is
+    one way; skipped with the reason on a cluster proxylab did not create without --allow-node-agent."""
+    from proxylab import kube
+    from proxylab.images.catalog import Catalog
+    from proxylab.nodes import session as node_session
+
+    choice = node_session.choose(pytestconfig.getoption("--node-access"),
+                                 ours=not pytestconfig.getoption("--kubeconfig", default=None),
+                                 allow_agent=pytestconfig.getoption("--allow-node-agent"))
+    if choice.skip:
+        pytest.skip(choice.skip)
+    with node_session.session_access(choice, kube.api_client(cluster.kubeconfig), Catalog(load_pins()).locust,
+                                     pytestconfig.getoption("--run-id"), cluster.nodes,
+                                     ttl_s=pytestconfig.getoption("--node-agent-ttl")) as access:
+        writer = _writer(pytestconfig)
+        if writer.run.cluster is not None:
+            writer.run.cluster["node_access"] = access.name
+            writer.flush()
+        yield access
 
 
 @pytest.fixture
