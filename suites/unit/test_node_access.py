@@ -138,3 +138,14 @@ def test_use_sets_and_restores_the_current_access() -> None:
         assert nodes.current() is other
     assert nodes.current() is nodes.DOCKER
     assert isinstance(other, nodes.NodeAccess)
+
+
+def test_readme_rbac_lists_what_the_agent_uses() -> None:
+    """docs/rbac.yaml's proxylab-node-agent ClusterRole is exactly what the agent's code needs."""
+    from pathlib import Path
+
+    import yaml
+
+    docs = list(yaml.safe_load_all((Path(__file__).parents[2] / "docs" / "rbac.yaml").read_text()))
+    role = next(d for d in docs if d["metadata"]["name"] == "proxylab-node-agent")
+    assert role["rules"] == agent.AGENT_RBAC
