@@ -40,7 +40,10 @@ RUN_ID_LABEL = "proxylab.io/run-id"
 EXPIRES_ANNOTATION = "proxylab.io/expires-at"  # epoch seconds, UTC
 DEFAULT_TTL_S = 2 * 3600
 MAX_TTL_S = 24 * 3600
-NSENTER = ("nsenter", "-t", "1", "-m", "-u", "-n", "-i", "-p", "--")
+# The node's PATH, not the image's (an exec inherits the container's environment, and the locust
+# image's PATH has no /usr/sbin, where iptables-save, nft and ipvsadm are).
+NODE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+NSENTER = ("nsenter", "-t", "1", "-m", "-u", "-n", "-i", "-p", "--", "env", f"PATH={NODE_PATH}")
 # The container's whole program: sleep until the expiry, then exit (exit at once once it is past).
 SLEEP_UNTIL_EXPIRY = ('now=$(date +%s); if [ "$now" -ge "$EXPIRES_AT" ]; then '
                       'echo "proxylab node agent expired at $EXPIRES_AT"; exit 0; fi; '

@@ -82,7 +82,8 @@ def test_sleep_program_exits_once_expired() -> None:
 
 def test_nsenter_enters_the_nodes_namespaces() -> None:
     argv = agent.nsenter_argv(["iptables-save", "-t", "nat"])
-    assert argv[:3] == ["nsenter", "-t", "1"] and argv[argv.index("--") + 1:] == ["iptables-save", "-t", "nat"]
+    assert argv[:3] == ["nsenter", "-t", "1"] and argv[-3:] == ["iptables-save", "-t", "nat"]
+    assert f"PATH={agent.NODE_PATH}" in argv  # the node's tools, not the image's PATH
     assert {"-m", "-n", "-p"} <= set(argv[:argv.index("--")])
 
 
