@@ -145,6 +145,13 @@ class AgentNodeAccess:
             res = kube.exec_in_pod(self.api, NAMESPACE, pod, nsenter_argv(argv), timeout=timeout, container=CONTAINER)
         except TimeoutError as exc:
             return NodeResult(-1, "", str(exc))
+        except (ApiException, ValueError) as exc:
+            # The pod was replaced (ApiException), or its container is not running: the client's
+            # exit-code parsing raises ValueError on "container not found". Look it up again next time.
+            self.pods.pop(node, None)
+            what = f"{exc.status} {exc.reason}" if isinstance(exc, ApiException) else str(exc)
+            return NodeResult(-1, "", f"exec into node agent {NAMESPACE}/{pod} on {node} failed: {what}; "
+                                      f"see `kubectl -n {NAMESPACE} get pods -o wide`")
         return NodeResult(res.returncode, res.stdout, res.stderr)
 
     def run(self, node: str, argv: Sequence[str], timeout: float = 30) -> str:
@@ -177,7 +184,7 @@ def remove(api: client.ApiClient, wait: bool = True, timeout: float = 120) -> bo
     try:
         core.delete_namespace(NAMESPACE, propagation_policy="Background")
     except ApiException as exc:
-        if exc.status != 404:
+        if exc.status not in (404, 409):  # 409: already terminating (a session that did not wait)
             raise _forbidden(exc, f"delete namespace {NAMESPACE}", "delete on namespaces") from None
     if wait:
         wait_for(lambda: _namespace_gone(core), timeout=timeout, what=f"namespace {NAMESPACE} deleted", interval=1)
