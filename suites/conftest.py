@@ -66,8 +66,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="suites/upstream: every [sig-network] Services spec of the pinned version (all), or "
                      "the fixed subset of the README's test command (ci)")
     g.addoption("--allow-node-agent", action="store_true",
+                default=os.environ.get("PROXYLAB_ALLOW_NODE_AGENT", "") not in ("", "0"),
                 help="allow proxylab's privileged, time-limited node agent on a cluster it did not create "
-                     "(always allowed on its own kind clusters); without it, tests that read nodes are skipped")
+                     "(always allowed on its own kind clusters); without it, tests that read nodes are skipped "
+                     "(env PROXYLAB_ALLOW_NODE_AGENT=1 does the same, e.g. for `proxylab run`)")
     g.addoption("--node-access", choices=("agent", "docker"), default="agent",
                 help="how tests reach nodes: the node agent through the Kubernetes API (default), or "
                      "`docker exec` (kind clusters proxylab created only)")
