@@ -150,3 +150,35 @@ def test_readme_rbac_lists_what_the_agent_uses() -> None:
     docs = list(yaml.safe_load_all((Path(__file__).parents[2] / "docs" / "rbac.yaml").read_text()))
     role = next(d for d in docs if d["metadata"]["name"] == "proxylab-node-agent")
     assert role["rules"] == agent.AGENT_RBAC
+
+
+class _Canned:
+    """Answers each command from a table (argv joined by blanks -> stdout), recording what was asked."""
+
+    name = "canned"
+
+    def __init__(self, answers: dict[str, str]) -> None:
+        self.answers = answers
+        self.asked: list[tuple[str, str]] = []
+
+    def call(self, node: str, argv: Sequence[str], timeout: float = 30) -> NodeResult:
+        key = " ".join(argv)
+        self.asked.append((node, key))
+        return NodeResult(0, self.answers[key], "") if key in self.answers else NodeResult(1, "", "no such thing")
+
+    def run(self, node: str, argv: Sequence[str], timeout: float = 30) -> str:
+        return nodes.checked(self, node, argv, timeout)
+
+
+def test_kube_proxy_mode_reads_nodes_through_the_current_access() -> None:
+    """The modes ask :func:`proxylab.nodes.current`, so the session's node agent serves them."""
+    from proxylab.modes import ProxyMode
+    from proxylab.modes.kubeproxy import proxy_mode_of
+
+    canned = _Canned({"sh -c iptables-save -t nat | grep -c '^-A KUBE-SERVICES'": "5\n",
+                      "curl -s --max-time 5 http://127.0.0.1:10249/proxyMode": "iptables"})
+    with nodes.use(canned):
+        assert ProxyMode.parse("iptables").rules_present("n1") == (True, "5 KUBE-SERVICES rules in the nat table")
+        assert proxy_mode_of("n2") == "iptables"
+        assert ProxyMode.parse("nftables").rules_present("n1")[0] is False  # its nft command failed
+    assert [node for node, _ in canned.asked] == ["n1", "n2", "n1"]
