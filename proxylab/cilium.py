@@ -29,6 +29,7 @@ import yaml
 from kubernetes.client.exceptions import ApiException
 
 from . import docker, kube
+from . import nodes as node_access
 from .constants import CILIUM_AGENT_METRICS_PORT, POD_CIDR
 from .errors import ClusterError, ProxylabError
 from .images import ciliumimages
@@ -201,9 +202,9 @@ def verify(kubeconfig: Path, nodes: list[str], timeout: float = 90) -> dict[str,
     if kp:
         problems.append(f"kube-proxy pods exist: {', '.join(p.metadata.name for p in kp)}")
     for node in nodes:
-        rules = run(["docker", "exec", node, "sh", "-c",
-                     "(iptables-save -t nat; iptables-legacy-save -t nat; iptables-nft-save -t nat) 2>/dev/null"
-                     " | grep -c -- '-A KUBE-SERVICES' || true"], check=False).stdout.strip()
+        rules = node_access.current().call(node, [
+            "sh", "-c", "(iptables-save -t nat; iptables-legacy-save -t nat; iptables-nft-save -t nat) 2>/dev/null"
+                        " | grep -c -- '-A KUBE-SERVICES' || true"]).stdout.strip()
         if rules not in ("", "0"):
             problems.append(f"{node}: {rules} KUBE-SERVICES rules in the nat table")
     pods = agent_pods(api)

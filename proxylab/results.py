@@ -79,6 +79,7 @@ class ClusterDoc(TypedDict, total=False):
     nodes: list[str]
     image_registry: str  # --image-registry: where the cluster pulled proxylab's own images from
     image_push_seconds: float
+    node_access: str  # how tests reached nodes: "agent" (proxylab/nodes/agent.py) or "docker"
 
 
 class RunDoc(TypedDict):

@@ -29,6 +29,7 @@ from proxylab.errors import InvalidArgument, ProxylabError, UnknownMode, Unsuppo
 from proxylab.images.build import last_strategy
 from proxylab.images.catalog import IMAGE_REGISTRY_ENV, cluster_catalog, normalise_registry
 from proxylab.modes import ProxyMode, all_modes
+from proxylab.nodes import NodeAccess
 from proxylab.results import (
     EXPECTED_FAILURE,
     ResultsWriter,
@@ -68,6 +69,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--image-registry", default=os.environ.get(IMAGE_REGISTRY_ENV, ""), metavar="REGISTRY",
                 help="push proxylab's own images to REGISTRY (host[:port][/path]) and pull them from there "
                      "(default: kind loads them into the nodes)")
+    g.addoption("--allow-node-agent", action="store_true",
+                default=os.environ.get("PROXYLAB_ALLOW_NODE_AGENT", "") not in ("", "0"),
+                help="allow proxylab's privileged, time-limited node agent on a cluster it did not create "
+                     "(always allowed on its own kind clusters); without it, tests that read nodes are skipped "
+                     "(env PROXYLAB_ALLOW_NODE_AGENT=1 does the same, e.g. for `proxylab run`)")
+    g.addoption("--node-access", choices=("agent", "docker"), default="agent",
+                help="how tests reach nodes: the node agent through the Kubernetes API (default), or "
+                     "`docker exec` (kind clusters proxylab created only)")
+    g.addoption("--node-agent-ttl", type=float, default=2 * 3600, metavar="SECONDS",
+                help="the node agent stops by itself this long after it is installed (default 2 h)")
 
 
 def _failure_text(report: pytest.TestReport) -> str:
@@ -183,6 +194,29 @@ def fixture_operator(cluster: ClusterInfo) -> float:
 
     catalog = cluster_catalog()
     return deploy.install(kube.api_client(cluster.kubeconfig), catalog.operator, catalog.echo)
+
+
+@pytest.fixture(scope="session")
+def node_access(pytestconfig: pytest.Config, cluster: ClusterInfo) -> Iterator[NodeAccess]:
+    """How tests run commands on nodes (proxylab/nodes/): the node agent, also on kind, so there is
+    one way; skipped with the reason on a cluster proxylab did not create without --allow-node-agent."""
+    from proxylab import kube
+    from proxylab.images.catalog import cluster_catalog
+    from proxylab.nodes import session as node_session
+
+    choice = node_session.choose(pytestconfig.getoption("--node-access"),
+                                 ours=not pytestconfig.getoption("--kubeconfig", default=None),
+                                 allow_agent=pytestconfig.getoption("--allow-node-agent"))
+    if choice.skip:
+        pytest.skip(choice.skip)
+    with node_session.session_access(choice, kube.api_client(cluster.kubeconfig), cluster_catalog().locust,
+                                     pytestconfig.getoption("--run-id"), cluster.nodes,
+                                     ttl_s=pytestconfig.getoption("--node-agent-ttl")) as access:
+        writer = _writer(pytestconfig)
+        if writer.run.cluster is not None:
+            writer.run.cluster["node_access"] = access.name
+            writer.flush()
+        yield access
 
 
 @pytest.fixture

@@ -29,11 +29,11 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from .. import cni, docker, kernel, kube
+from .. import cni, kernel, kube
+from .. import nodes as node_access
 from ..constants import KUBE_PROXY_METRICS_PORT
 from ..errors import ClusterError, WaitTimeout
 from ..perf import dataplane
-from ..shell import run
 from ..versions import Pins
 from ..wait import wait_for
 from .base import Histograms, InstallContext, KindSettings, ObserverSpec, ProxyMode, ProxyPods, register
@@ -55,46 +55,46 @@ class Proxier:
 
 
 def _iptables_evidence(node: str) -> tuple[bool, str]:
-    res = run(["docker", "exec", node, "sh", "-c", "iptables-save -t nat | grep -c '^-A KUBE-SERVICES'"], check=False)
+    res = node_access.current().call(node, ["sh", "-c", "iptables-save -t nat | grep -c '^-A KUBE-SERVICES'"])
     n = int(res.stdout.strip() or 0) if res.stdout.strip().isdigit() else 0
     return n > 0, f"{n} KUBE-SERVICES rules in the nat table"
 
 
 def _nftables_evidence(node: str) -> tuple[bool, str]:
-    res = run(["docker", "exec", node, "nft", "list", "chain", "ip", "kube-proxy", "services"], check=False)
+    res = node_access.current().call(node, ["nft", "list", "chain", "ip", "kube-proxy", "services"])
     return res.returncode == 0, "nft table ip kube-proxy" + (" present" if res.returncode == 0 else " missing")
 
 
 def _ipvs_evidence(node: str) -> tuple[bool, str]:
-    res = run(["docker", "exec", node, "sh", "-c", "ip link show kube-ipvs0"], check=False)
+    res = node_access.current().call(node, ["ip", "link", "show", "kube-ipvs0"])
     return res.returncode == 0, "kube-ipvs0 " + ("present" if res.returncode == 0 else "missing")
 
 
 def _iptables_entries(node: str, ip: str, port: int | None) -> list[str]:
     # Every table: a Service without endpoints is a REJECT in the filter table, not a nat rule.
-    return dataplane.entries_iptables(docker.exec_output(node, "iptables-save", timeout=120), ip, port)
+    return dataplane.entries_iptables(node_access.current().run(node, ["iptables-save"], timeout=120), ip, port)
 
 
 def _nft_table(node: str) -> dict[str, Any]:
-    doc: dict[str, Any] = json.loads(docker.exec_output(node, "nft", "-j", "list", "table", "ip", "kube-proxy",
-                                                        timeout=120))
+    doc: dict[str, Any] = json.loads(node_access.current().run(
+        node, ["nft", "-j", "list", "table", "ip", "kube-proxy"], timeout=120))
     return doc
 
 
 def _ipvs_entries(node: str, ip: str, port: int | None) -> list[str]:
-    found = dataplane.entries_ipvs(docker.exec_output(node, "ipvsadm", "-Ln", timeout=120), ip, port)
+    found = dataplane.entries_ipvs(node_access.current().run(node, ["ipvsadm", "-Ln"], timeout=120), ip, port)
     if port is None:  # the ClusterIP bound on kube-ipvs0 (per address, not per port)
         found += dataplane.entries_ipvs_addresses(
-            docker.exec_output(node, "ip", "-o", "addr", "show", "dev", "kube-ipvs0"), ip)
+            node_access.current().run(node, ["ip", "-o", "addr", "show", "dev", "kube-ipvs0"]), ip)
     return found
 
 
 IPTABLES = Proxier("iptables", _iptables_evidence, lambda node: dataplane.count_iptables(
-    docker.exec_output(node, "iptables-save", "-t", "nat", timeout=120)), _iptables_entries)
+    node_access.current().run(node, ["iptables-save", "-t", "nat"], timeout=120)), _iptables_entries)
 NFTABLES = Proxier("nftables", _nftables_evidence, lambda node: dataplane.count_nft(_nft_table(node)),
                    lambda node, ip, port: dataplane.entries_nft(_nft_table(node), ip, port))
 IPVS = Proxier("ipvs", _ipvs_evidence, lambda node: dataplane.count_ipvs(
-    docker.exec_output(node, "ipvsadm", "-Ln", timeout=120)), _ipvs_entries)
+    node_access.current().run(node, ["ipvsadm", "-Ln"], timeout=120)), _ipvs_entries)
 
 
 class KubeProxyMode(ProxyMode):
@@ -223,8 +223,8 @@ class KubeProxyMode(ProxyMode):
 
 def configz_of(node: str) -> dict[str, Any]:
     """The configuration kube-proxy on ``node`` runs with, after its defaulting (``/configz``)."""
-    text = docker.exec_output(node, "curl", "-s", "--max-time", "5",
-                              f"http://127.0.0.1:{KUBE_PROXY_METRICS_PORT}/configz")
+    text = node_access.current().run(node, ["curl", "-s", "--max-time", "5",
+                                      f"http://127.0.0.1:{KUBE_PROXY_METRICS_PORT}/configz"])
     try:
         doc: dict[str, Any] = json.loads(text)
     except ValueError:
@@ -281,8 +281,8 @@ LAST_SYNC_METRIC = "kubeproxy_sync_proxy_rules_last_timestamp_seconds"
 def last_sync_of(node: str) -> float | None:
     """When kube-proxy on ``node`` last synced its rules (epoch s; 0 before its first), None when
     its metrics endpoint does not answer (e.g. while it restarts)."""
-    res = run(["docker", "exec", node, "curl", "-s", "--max-time", "3",
-               f"http://127.0.0.1:{KUBE_PROXY_METRICS_PORT}/metrics"], check=False)
+    res = node_access.current().call(node, ["curl", "-s", "--max-time", "3",
+                                      f"http://127.0.0.1:{KUBE_PROXY_METRICS_PORT}/metrics"])
     return parse_last_sync(res.stdout) if res.returncode == 0 else None
 
 
@@ -301,8 +301,8 @@ def parse_last_sync(metrics_text: str) -> float | None:
 
 def proxy_mode_of(node: str) -> str:
     """What kube-proxy on ``node`` reports at /proxyMode (its own answer, not our config)."""
-    res = run(["docker", "exec", node, "curl", "-s", "--max-time", "5",
-               f"http://127.0.0.1:{KUBE_PROXY_METRICS_PORT}/proxyMode"], check=False)
+    res = node_access.current().call(node, ["curl", "-s", "--max-time", "5",
+                                      f"http://127.0.0.1:{KUBE_PROXY_METRICS_PORT}/proxyMode"])
     return res.stdout.strip() if res.returncode == 0 else f"unreachable ({res.stdout.strip()[:80]})"
 
 

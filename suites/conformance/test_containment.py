@@ -13,12 +13,14 @@ import json
 import time
 
 import pytest
+from kubernetes import client
 from testcontainers.core.container import DockerContainer
 
 from proxylab import docker as docker_mod
-from proxylab import guard
+from proxylab import guard, kube
 from proxylab.cluster import NETWORK, ClusterInfo
 from proxylab.images.catalog import Catalog
+from proxylab.nodes import NodeAccess
 from proxylab.shell import run
 from proxylab.versions import load_pins
 
@@ -34,9 +36,8 @@ FAIL_FAST_SECONDS = 3.0
 
 
 def _assert_unused(cluster: ClusterInfo, ip: str) -> None:
-    res = run(["docker", "exec", cluster.nodes[0], "kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf",
-               "get", "svc", "-A", "-o", "jsonpath={.items[*].spec.clusterIP}"], check=False)
-    if ip in res.stdout.split():
+    services = client.CoreV1Api(kube.api_client(cluster.kubeconfig)).list_service_for_all_namespaces().items
+    if ip in {s.spec.cluster_ip for s in services}:
         pytest.skip(f"{ip} happens to be allocated in this cluster; rerun")
 
 
@@ -53,7 +54,7 @@ def _bridge() -> str:
 
 @pytest.mark.parametrize("target", [UNUSED_SERVICE_IP, UNUSED_POD_IP, UPSTREAM_EXTERNAL_IP, UPSTREAM_ENDPOINT_IP])
 def test_unprogrammed_address_from_a_node_never_leaves_the_host(
-        cluster: ClusterInfo, target: str, metrics: dict[str, object]) -> None:
+        cluster: ClusterInfo, target: str, node_access: NodeAccess, metrics: dict[str, object]) -> None:
     """Either the node itself drops it (nftables mode drops unallocated ClusterIPs by design), or it
     reaches the host, where the guard must reject it fast. Never does it reach the uplink."""
     _assert_unused(cluster, target)
@@ -61,7 +62,7 @@ def test_unprogrammed_address_from_a_node_never_leaves_the_host(
     iface = guard.default_interface()
     with guard.PacketWatch(iface, target) as uplink, guard.PacketWatch(_bridge(), target) as bridge:
         t0 = time.monotonic()
-        res = run(["docker", "exec", node, "curl", "-sS", "--max-time", "5", f"http://{target}:80/"], check=False)
+        res = node_access.call(node, ["curl", "-sS", "--max-time", "5", f"http://{target}:80/"])
         seconds = time.monotonic() - t0
     stopped_by = "host guard" if bridge.seen else "node (proxy rules)"
     metrics.update(node=node, target=target, seconds=round(seconds, 3), curl=res.stdout.strip()[-200:],

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from proxylab.shell import run
+from proxylab.nodes import NodeAccess
 from suites.namespaces import Namespace
 
 from .checks import assert_all_backends_answer
@@ -54,11 +54,12 @@ def test_pod_reaches_every_backend(setup: Setup, client: str, metrics: dict[str,
 
 
 @pytest.mark.parametrize("where", ["backend-node", "other-node"])
-def test_host_network_client_on_a_node_reaches_the_service(setup: Setup, where: str, metrics: dict[str, object]) -> None:
+def test_host_network_client_on_a_node_reaches_the_service(setup: Setup, where: str, node_access: NodeAccess,
+                                                            metrics: dict[str, object]) -> None:
     node = setup.backend_node if where == "backend-node" else setup.other_node
     seen = set()
     for _ in range(30):
-        res = run(["docker", "exec", node, "curl", "-sS", "--max-time", "3", f"http://{setup.ip}/"], check=False)
+        res = node_access.call(node, ["curl", "-sS", "--max-time", "3", f"http://{setup.ip}/"])
         assert res.returncode == 0, f"hostNetwork request from {node} failed: {res.stdout}"
         seen.add(res.stdout.split('"pod":"')[1].split('"')[0])
     metrics.update(node=node, backends_seen=sorted(seen))

@@ -21,7 +21,7 @@ import pytest
 from kubernetes import client
 
 from proxylab import kube
-from proxylab.shell import run
+from proxylab.nodes import NodeAccess
 from proxylab.wait import wait_for
 from suites.namespaces import Namespace
 
@@ -30,7 +30,8 @@ from .checks import Series, assert_all_backends_answer, assert_victim_excluded, 
 pytestmark = [pytest.mark.e2e, pytest.mark.disruptive]
 
 
-def test_reachability_check_fails_when_a_node_loses_its_route(namespace: Namespace, metrics: dict[str, Any]) -> None:
+def test_reachability_check_fails_when_a_node_loses_its_route(namespace: Namespace, node_access: NodeAccess,
+                                                              metrics: dict[str, Any]) -> None:
     if len(namespace.workers) < 2:
         pytest.skip("needs 2 worker nodes")
     client_node, backend_node = namespace.workers
@@ -45,14 +46,14 @@ def test_reachability_check_fails_when_a_node_loses_its_route(namespace: Namespa
     added: list[str] = []
     try:
         for half in halves:
-            run(["docker", "exec", client_node, "ip", "route", "add", "unreachable", half])
+            node_access.run(client_node, ["ip", "route", "add", "unreachable", half])
             added.append(half)
         with pytest.raises(AssertionError) as broken:
             assert_all_backends_answer(namespace, probe, url, backends, 10, metrics, "broken")
         metrics["detected"] = str(broken.value).splitlines()[0]
     finally:
         for half in added:
-            run(["docker", "exec", client_node, "ip", "route", "del", "unreachable", half])
+            node_access.run(client_node, ["ip", "route", "del", "unreachable", half])
     assert_all_backends_answer(namespace, probe, url, backends, 20, metrics, "restored")
 
 

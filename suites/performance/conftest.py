@@ -20,11 +20,12 @@ from typing import Any
 import pytest
 
 from loadgen import fastgen
-from proxylab import docker, kube
+from proxylab import kube
 from proxylab.cluster import ClusterInfo
 from proxylab.images.catalog import cluster_catalog
 from proxylab.manifests import RESTRICTED_CONTAINER_SECURITY
 from proxylab.modes import ProxyMode
+from proxylab.nodes import NodeAccess
 from proxylab.perf import memory, profile, promtext, resources
 from proxylab.wait import wait_for
 from suites.namespaces import Namespace
@@ -101,6 +102,7 @@ class ProxyObserver:
     container: str
     metrics_port: int
     histograms: dict[str, tuple[str, str | None]]
+    nodes: NodeAccess  # how the proxy's node-local endpoint and crictl are reached (proxylab/nodes/)
 
     @property
     def primary(self) -> str:
@@ -110,7 +112,7 @@ class ProxyObserver:
         """Node -> metrics text, fetched inside the node (the port is the node's own)."""
         url = f"http://127.0.0.1:{self.metrics_port}/metrics"
         with ThreadPoolExecutor(len(self.cluster.nodes)) as pool:
-            texts = pool.map(lambda n: docker.exec_output(n, "curl", "-s", "--max-time", "10", url), self.cluster.nodes)
+            texts = pool.map(lambda n: self.nodes.run(n, ["curl", "-s", "--max-time", "10", url]), self.cluster.nodes)
             return dict(zip(self.cluster.nodes, texts, strict=True))
 
     def deltas(self, before: dict[str, str], after: dict[str, str]) -> dict[str, dict[str, Any] | None]:
@@ -124,8 +126,8 @@ class ProxyObserver:
     def stats(self) -> list[resources.ContainerSample]:
         """One crictl stats sample of the proxy container on every node."""
         def one(node: str) -> list[resources.ContainerSample]:
-            doc = json.loads(docker.exec_output(node, "crictl", "stats", "-o", "json", "--label",
-                                          f"io.kubernetes.container.name={self.container}"))
+            doc = json.loads(self.nodes.run(node, ["crictl", "stats", "-o", "json", "--label",
+                                                   f"io.kubernetes.container.name={self.container}"]))
             return resources.parse_crictl_stats(doc, self.container)
 
         with ThreadPoolExecutor(len(self.cluster.nodes)) as pool:
@@ -133,10 +135,10 @@ class ProxyObserver:
 
 
 @pytest.fixture(scope="session")
-def proxy(cluster: ClusterInfo, proxy_mode: ProxyMode) -> ProxyObserver:
+def proxy(cluster: ClusterInfo, proxy_mode: ProxyMode, node_access: NodeAccess) -> ProxyObserver:
     """The session mode's proxy (kube-proxy, or the replacement's agent), as the mode describes it."""
     spec = proxy_mode.observer()
-    return ProxyObserver(cluster, spec.container, spec.metrics_port, dict(spec.histograms))
+    return ProxyObserver(cluster, spec.container, spec.metrics_port, dict(spec.histograms), node_access)
 
 
 def client_node(ns: Namespace) -> str | None:

@@ -40,10 +40,10 @@ from operators.fixture import FIXTURE_LABEL
 from proxylab import guard
 from proxylab.constants import ECHO_HTTP_PORT, SERVICE_CIDR
 from proxylab.modes import ProxyMode
+from proxylab.nodes import NodeAccess
 from proxylab.perf import dataplane, interference, resources, summary
 from proxylab.perf.profile import PerfConfig
 from proxylab.results import MetricId, records
-from proxylab.shell import run
 from proxylab.wait import wait_for
 from suites.namespaces import Namespace, in_background
 
@@ -83,6 +83,7 @@ class Sweep:
     path: datapath.Client
     mode: ProxyMode
     probes: dict[str, str]  # "service" / "baseline" -> echo probe pod on the client node (see _connects)
+    nodes: NodeAccess  # commands on the nodes (proxylab/nodes/)
     created: int = 0
     at: dict[int, dict[str, Any]] = field(default_factory=dict)
     stopped: str = ""  # why the sweep stopped early ("" while it goes on)
@@ -257,7 +258,7 @@ def sweep(namespace: Namespace, perf: PerfConfig, proxy: ProxyObserver, proxy_mo
                            interference.Sampler(list(namespace.cluster.nodes)))
     probes = {role: namespace.probe_pod(f"prog-probe-{role}", client_node(namespace)) for role in ("service", "baseline")}
     return Sweep(namespace, {FIXTURE_LABEL: "tiny"}, st["endpoints"][0]["ip"], st["service"]["clusterIP"], path,
-                 proxy_mode, probes)
+                 proxy_mode, probes, proxy.nodes)
 
 
 def _step(sw: Sweep, k: int, perf: PerfConfig, proxy: ProxyObserver) -> dict[str, Any]:
@@ -483,7 +484,7 @@ def test_containment_holds_at_largest_k(sweep: Sweep, metrics: dict[str, Any]) -
     iface = guard.default_interface()
     with guard.PacketWatch(iface, target) as uplink:
         t0 = time.monotonic()
-        res = run(["docker", "exec", node, "curl", "-sS", "--max-time", "5", f"http://{target}:80/"], check=False)
+        res = sweep.nodes.call(node, ["curl", "-sS", "--max-time", "5", f"http://{target}:80/"])
         seconds = time.monotonic() - t0
     metrics.update(services=max(sweep.at), target=target, node=node, seconds=round(seconds, 3),
                    packets_on_uplink=uplink.seen, interface=iface)

@@ -36,6 +36,7 @@ import pytest
 from proxylab import kube
 from proxylab.convergence import parse_series
 from proxylab.modes import ProxyMode
+from proxylab.nodes import NodeAccess
 from proxylab.perf import keepalive
 from suites.namespaces import Namespace, in_background
 from suites.performance.conftest import generator_pod
@@ -62,7 +63,8 @@ class Target:
 
 
 @pytest.fixture(scope="module")
-def target(namespace: Namespace) -> Target:
+def target(namespace: Namespace, node_access: NodeAccess) -> Target:
+    """(``node_access``: kube-proxy's last sync is read on its node.)"""
     fx = namespace.fixture("restart", {"replicas": BACKENDS})
     ip = str(fx.status()["service"]["clusterIP"])
     node = namespace.workers[0] if namespace.workers else namespace.cluster.nodes[0]

@@ -34,6 +34,7 @@ from proxylab import failures
 from proxylab.constants import SERVICE_CIDR
 from proxylab.convergence import converged_at
 from proxylab.modes import ProxyMode
+from proxylab.nodes import NodeAccess
 from suites.conformance.checks import Series
 from suites.namespaces import Namespace, in_background
 
@@ -175,7 +176,8 @@ def _free_cluster_ips(ch: Changing, avoid: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def changing(namespace: Namespace, proxy_mode: ProxyMode) -> Changing:
+def changing(namespace: Namespace, proxy_mode: ProxyMode, node_access: NodeAccess) -> Changing:
+    """(``node_access``: the dataplane entries are read on the nodes.)"""
     fx = namespace.fixture(NAME, {"replicas": 2, "ports": [{"name": "web", "port": 80, "targetPort": "http"}]})
     st = fx.status()
     client_pod = namespace.probe_pod("client", namespace.workers[0] if namespace.workers else None)

@@ -29,6 +29,7 @@ from proxylab import switchmode
 from proxylab.convergence import parse_series
 from proxylab.errors import ProxylabError
 from proxylab.modes import ProxyMode, all_modes
+from proxylab.nodes import NodeAccess
 from proxylab.perf import keepalive
 from proxylab.wait import wait_for
 from suites.namespaces import Namespace, in_background
@@ -60,7 +61,8 @@ class Target:
 
 
 @pytest.fixture(scope="module")
-def target(namespace: Namespace) -> Target:
+def target(namespace: Namespace, node_access: NodeAccess) -> Target:
+    """(``node_access``: the old mode's rules are looked for on the nodes.)"""
     fx = namespace.fixture("switch", {"replicas": BACKENDS})
     url = f"http://{fx.status()['service']['clusterIP']}/"
     node = namespace.workers[0] if namespace.workers else None
