@@ -53,6 +53,7 @@ def test_pod_reaches_every_backend(setup: Setup, client: str, metrics: dict[str,
     assert_all_backends_answer(setup.ns, client, f"http://{setup.ip}/", setup.backends, 150, metrics, client)
 
 
+@pytest.mark.node_access
 @pytest.mark.parametrize("where", ["backend-node", "other-node"])
 def test_host_network_client_on_a_node_reaches_the_service(setup: Setup, where: str, metrics: dict[str, object]) -> None:
     node = setup.backend_node if where == "backend-node" else setup.other_node

@@ -27,7 +27,7 @@ from suites.namespaces import Namespace
 
 from .checks import Series, assert_all_backends_answer, assert_victim_excluded, now_ms
 
-pytestmark = [pytest.mark.e2e, pytest.mark.disruptive]
+pytestmark = [pytest.mark.e2e, pytest.mark.disruptive, pytest.mark.node_access]
 
 
 def test_reachability_check_fails_when_a_node_loses_its_route(namespace: Namespace, metrics: dict[str, Any]) -> None:
