@@ -78,11 +78,19 @@ def explain(exc: BaseException, step: str, api: client.ApiClient | None = None) 
                     f"ClusterRole rule {perm.rule()} (the README's 'Existing clusters' lists all proxylab needs)")
         return None
     if isinstance(exc, urllib3.exceptions.HTTPError | ConnectionError | TimeoutError):
-        return (f"{step}: the API server at {server} is unreachable ({_short(str(exc))}); check that the cluster is "
+        return (f"{step}: the API server at {server} is unreachable ({_reason(exc)}); check that the cluster is "
                 "running and that this host can reach that address (kubeconfig, VPN, firewall)")
     if isinstance(exc, ConfigException):
         return f"{step}: the kubeconfig cannot be used: {_short(str(exc))}"
     return None
+
+
+def _reason(exc: BaseException) -> str:
+    """The innermost cause of a connection error ("Connection refused"), not urllib3's wrapping."""
+    reason = getattr(exc, "reason", None)
+    text = str(reason if isinstance(reason, BaseException) else exc)
+    m = re.search(r"\[Errno -?\d+\] ([^'\")]+)", text)
+    return m[1].strip() if m else _short(text, 160)
 
 
 def _short(text: str | None, limit: int = 200) -> str:
@@ -177,7 +185,11 @@ def connect(kubeconfig: Path, context: str | None = None) -> client.ApiClient:
     chosen = choose_context(kubeconfig, context)
     step = f"connecting with context {chosen!r} of {kubeconfig}"
     with explained(step):
-        api = config.new_client_from_config(config_file=str(kubeconfig), context=chosen)
+        cfg = client.Configuration()
+        config.load_kube_config(config_file=str(kubeconfig), context=chosen, client_configuration=cfg,
+                                persist_config=False)
+        cfg.retries = 1  # an address that refuses is said so in a second, not after urllib3's backoff
+        api = client.ApiClient(cfg)
     with explained(step, api):
         client.VersionApi(api).get_code(_request_timeout=REQUEST_TIMEOUT_S)
     return api
