@@ -10,8 +10,10 @@ what is missing and what to grant or change, never a traceback.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,10 +53,19 @@ _FORBIDDEN_RE = re.compile(
 
 def forbidden_permission(body: str | None) -> tuple[str, Permission, str | None] | None:
     """(user, permission, namespace) out of a 403 answer's message, None when it names none."""
-    m = _FORBIDDEN_RE.search(body or "")
+    m = _FORBIDDEN_RE.search(_message(body))
     if m is None:
         return None
     return m["user"], Permission(m["verb"], m["resource"], m["group"] or "", m["ns"] is not None), m["ns"]
+
+
+def _message(body: str | None) -> str:
+    """The ``message`` of a Kubernetes Status answer (the body itself when it is not one)."""
+    try:
+        doc = json.loads(body or "")
+    except ValueError:
+        return body or ""
+    return str(doc.get("message") or body) if isinstance(doc, dict) else (body or "")
 
 
 def _server(api: client.ApiClient | None) -> str:
@@ -71,7 +82,7 @@ def explain(exc: BaseException, step: str, api: client.ApiClient | None = None) 
         if exc.status == 403:
             found = forbidden_permission(exc.body)
             if found is None:
-                return f"{step}: forbidden by {server} (403): {_short(exc.body)}; grant the permission it names"
+                return f"{step}: forbidden by {server} (403): {_short(_message(exc.body))}; grant the permission it names"
             user, perm, ns = found
             where = f"in namespace {ns}" if ns else "at cluster scope"
             return (f"{step}: RBAC forbids user {user!r} to {perm.verb} {perm.resource} {where}; grant it with a "
@@ -190,6 +201,8 @@ def connect(kubeconfig: Path, context: str | None = None) -> client.ApiClient:
                                 persist_config=False)
         cfg.retries = 1  # an address that refuses is said so in a second, not after urllib3's backoff
         api = client.ApiClient(cfg)
+    if not cfg.verify_ssl:  # the kubeconfig says insecure-skip-tls-verify: the user's choice, said once
+        warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
     with explained(step, api):
         client.VersionApi(api).get_code(_request_timeout=REQUEST_TIMEOUT_S)
     return api
