@@ -16,6 +16,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -272,6 +273,11 @@ def prepare(existing: Existing, say: Any = print) -> None:
 
 def dumps(existing: Existing) -> str:
     return json.dumps(existing.doc, indent=2)
+
+
+def forget(existing: Existing) -> None:
+    """Remove the session's kubeconfig (a copy of the user's credential) at the end of the session."""
+    shutil.rmtree(existing.info.kubeconfig.parent, ignore_errors=True)
 
 
 DOCKER_NETWORK_ENV = "PROXYLAB_DOCKER_NETWORK"

@@ -128,7 +128,10 @@ def cluster(pytestconfig: pytest.Config, proxy_mode: ProxyMode) -> Iterator[Clus
     writer = _writer(pytestconfig)
     found: existing_mod.Existing | None = pytestconfig.stash[SESSION]["existing"]
     if found is not None:
-        yield _existing_cluster(pytestconfig, writer, found)
+        try:
+            yield _existing_cluster(pytestconfig, writer, found)
+        finally:
+            existing_mod.forget(found)  # the session's copy of the credential
         return
     reuse = pytestconfig.getoption("--reuse-cluster")
     try:
