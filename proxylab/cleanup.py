@@ -11,6 +11,7 @@ CRD would delete them too).
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ from operators.fixture.deploy import NAMESPACE as OPERATOR_NAMESPACE
 
 from . import access, runlabels
 from .errors import WaitTimeout
+from .paths import state_dir
 from .wait import wait_for
 
 # Deletion order (see the module docstring).
@@ -195,7 +197,19 @@ def cleanup(kubeconfig: Path, context: str | None, run_id: str | None,
     if stuck:
         lines.append(f"still terminating after {NAMESPACE_GONE_S:.0f} s: {', '.join(stuck)}; run cleanup again later")
         say(lines[-1])
+    for copy in session_copies(run_id):
+        shutil.rmtree(copy, ignore_errors=True)
+        lines.append(f"removed the session kubeconfig copy {copy}")
+        say(lines[-1])
     if not chosen.delete and not chosen.kept:
         lines.append("nothing of proxylab's " + (f"run {run_id} " if run_id else "") + "in the cluster")
         say(lines[-1])
     return lines
+
+
+def session_copies(run_id: str | None) -> list[Path]:
+    """The kubeconfig copies of sessions (of ``run_id``) that did not end normally (kill -9)."""
+    root = state_dir() / "existing"
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if p.is_dir() and (run_id is None or p.name == run_id))
