@@ -40,7 +40,7 @@ from proxylab.perf import keepalive
 from suites.namespaces import Namespace, in_background
 from suites.performance.conftest import generator_pod
 
-pytestmark = [pytest.mark.e2e, pytest.mark.disruptive]
+pytestmark = [pytest.mark.e2e, pytest.mark.disruptive, pytest.mark.node_access]  # docker exec on nodes
 
 BACKENDS = 4
 INTERVAL_MS = 100

@@ -37,7 +37,7 @@ from proxylab.modes import ProxyMode
 from suites.conformance.checks import Series
 from suites.namespaces import Namespace, in_background
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.node_access]  # docker exec into the nodes (or their docker network) for now
 
 NAME = "changing"
 ADDED_PORT = 8000

@@ -33,7 +33,7 @@ from proxylab.perf import keepalive
 from proxylab.wait import wait_for
 from suites.namespaces import Namespace, in_background
 
-pytestmark = [pytest.mark.e2e, pytest.mark.disruptive]
+pytestmark = [pytest.mark.e2e, pytest.mark.disruptive, pytest.mark.node_access]  # docker exec on nodes
 
 BACKENDS = 4
 INTERVAL_MS = 100
