@@ -39,17 +39,17 @@ PROVIDER_EXISTING = "existing"
 KIND_LABEL = "io.x-k8s.kind.cluster"
 
 
-def check_mode(given: ProxyMode | None, detected: Detection) -> ProxyMode:
+def check_mode(given: ProxyMode | None, detected: Detection, flag: str = "--proxy-mode") -> ProxyMode:
     """The session's mode: the detected one, or ``given`` when it agrees (or nothing was detected).
-    InvalidArgument-like ClusterAccessError when they disagree or nothing can be used."""
+    ClusterAccessError (one line) when they disagree or nothing can be used."""
     evidence = "; ".join(detected.evidence) or "no evidence"
     if given is None:
         if detected.mode == UNKNOWN:
-            raise ClusterAccessError(f"the cluster's proxy mode could not be detected ({evidence}); pass --proxy-mode")
+            raise ClusterAccessError(f"the cluster's proxy mode could not be detected ({evidence}); pass {flag}")
         return ProxyMode.parse(detected.mode)
     if detected.mode not in (UNKNOWN, given.value):
-        raise ClusterAccessError(f"--proxy-mode {given.value} disagrees with the cluster, which runs "
-                                 f"{detected.mode} ({evidence}); leave --proxy-mode out to use the detected mode")
+        raise ClusterAccessError(f"{flag} {given.value} disagrees with the cluster, which runs "
+                                 f"{detected.mode} ({evidence}); leave {flag} out to use the detected mode")
     return given
 
 

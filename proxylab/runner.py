@@ -149,7 +149,7 @@ def existing_modes(target: Target, given: Sequence[ProxyMode] | None) -> list[Pr
         raise InvalidArgument("an existing cluster runs one proxy mode; give at most one in --modes "
                               "(or leave it out to use the detected one)")
     detection = existing.detect(access.connect(target.kubeconfig, target.context))[0]
-    return [existing.check_mode(given[0] if given else None, detection)]
+    return [existing.check_mode(given[0] if given else None, detection, "--modes")]
 
 
 def elapsed(seconds: float) -> str:
