@@ -274,3 +274,23 @@ def test_pytest_session_with_a_bad_context_is_a_usage_error_in_one_line(tmp_path
     out = res.stdout + res.stderr
     assert "Traceback" not in out and "context 'nope' does not exist" in out
     assert not (tmp_path / "r").exists(), "nothing is written for a session that never started"
+
+
+def test_guard_refuses_a_cluster_whose_range_it_cannot_read() -> None:
+    from proxylab.errors import ContainmentError
+    from proxylab.existing import ClusterRanges, ensure_guard
+
+    with pytest.raises(ContainmentError, match="could not read the cluster's service range"):
+        ensure_guard(ClusterRanges(service=[], pod=["10.244.0.0/16"], sources=["node podCIDRs"]))
+
+
+def test_guard_refuses_a_range_that_overlaps_the_hosts_own_network() -> None:
+    """Read-only on the host: the refusal comes before any route is added."""
+    from proxylab.errors import ContainmentError
+    from proxylab.existing import ClusterRanges, _host_networks, ensure_guard
+
+    own = next((n for n in _host_networks() if ":" not in n and not n.startswith("127.")), None)
+    if own is None:
+        pytest.skip("this host has no IPv4 network besides loopback")
+    with pytest.raises(ContainmentError, match="overlap this host's own networks"):
+        ensure_guard(ClusterRanges(service=["10.96.0.0/12"], pod=[own], sources=["test"]))
