@@ -216,6 +216,12 @@ def _service_cidr_objects(api: client.ApiClient) -> list[str]:
     return [c for item in items for c in (item.spec.cidrs or [])]
 
 
+def _schedulable(node: Any) -> bool:
+    """Whether test pods can land on ``node``: not cordoned, no NoSchedule/NoExecute taint."""
+    taints = node.spec.taints or []
+    return not node.spec.unschedulable and not any(t.effect in ("NoSchedule", "NoExecute") for t in taints)
+
+
 def detect(api: client.ApiClient) -> tuple[Detection, dict[str, Any], ClusterRanges, dict[str, str]]:
     """(proxy mode, run.cluster facts, ranges, node name -> InternalIP) of the cluster behind ``api``."""
     core = client.CoreV1Api(api)
@@ -231,7 +237,9 @@ def detect(api: client.ApiClient) -> tuple[Detection, dict[str, Any], ClusterRan
                              kp_conf, _service_cidr_objects(api))
     ips = {n.metadata.name: next((a.address for a in (n.status.addresses or []) if a.type == "InternalIP"), "")
            for n in nodes}
-    facts = {"kubernetes_version": version, "node_count": len(nodes), "detected_proxy_mode": detection.mode,
+    facts = {"kubernetes_version": version, "node_count": len(nodes),
+             "schedulable_nodes": sorted(n.metadata.name for n in nodes if _schedulable(n)),
+             "detected_proxy_mode": detection.mode,
              "proxy_mode_evidence": detection.evidence, "service_cidrs": ranges.service, "pod_cidrs": ranges.pod}
     return detection, facts, ranges, ips
 
@@ -246,8 +254,12 @@ def open_cluster(kubeconfig: Path, context: str | None, given: ProxyMode | None,
     local, why_not = local_kind(ips)
     session_kubeconfig = access.write_minified(kubeconfig, chosen, state_dir() / "existing" / run_id / "kubeconfig")
     node_access = None if local else f"no node access: {why_not} (docker exec reaches only local kind nodes)"
+    # A local kind cluster: every node (docker exec reaches each). Elsewhere the nodes tests may pin
+    # pods to: those without a NoSchedule taint (suites pick workers by "control-plane" in the name,
+    # which only kind's naming guarantees).
+    nodes = sorted(ips) if local else facts["schedulable_nodes"]
     info = ClusterInfo(name=local.name if local else chosen, mode=mode, kubeconfig=session_kubeconfig,
-                       nodes=sorted(ips), created=time.time(), up_seconds=0.0, provider=PROVIDER_EXISTING,
+                       nodes=nodes, created=time.time(), up_seconds=0.0, provider=PROVIDER_EXISTING,
                        no_node_access=node_access, docker_network=local.network if local else None)
     doc = {"name": info.name, "provider": PROVIDER_EXISTING, "context": chosen, "kubeconfig": str(kubeconfig),
            "local_kind": local.name if local else None, "up_seconds": None, "nodes": info.nodes,
