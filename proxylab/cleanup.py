@@ -182,13 +182,16 @@ def cleanup(kubeconfig: Path, context: str | None, run_id: str | None,
         found, fixtures = inventory(api, run_id)
     chosen = plan(found, run_id, fixtures)
     lines = []
+    fixtures_first = [o for o in chosen.delete if o.kind == "ServiceFixture"]
     with access.explained("deleting proxylab's objects", api):
         for obj in chosen.delete:
+            if obj.kind != "ServiceFixture" and fixtures_first:  # the first object after the fixtures
+                _release_fixtures(api, fixtures_first, say)
+                fixtures_first = []
             _delete(api, obj)
             lines.append(f"removed {obj}")
             say(lines[-1])
-            if obj.kind == "ServiceFixture" and obj is [o for o in chosen.delete if o.kind == "ServiceFixture"][-1]:
-                _release_fixtures(api, [o for o in chosen.delete if o.kind == "ServiceFixture"], say)
+        _release_fixtures(api, fixtures_first, say)  # when nothing but fixtures was deleted
         stuck = _wait_namespaces_gone(api, [o.name for o in chosen.delete if o.kind in ("Namespace",
                                                                                          "OperatorNamespace")])
     for obj, why in chosen.kept:
