@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from proxylab import runlabels
 from proxylab.manifests import RESTRICTED_CONTAINER_SECURITY
 
 from .spec import LoadSpec
@@ -29,7 +30,7 @@ DEADLINE_MARGIN_S = 180
 
 def configmap(run_id: str) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": f"lg-{run_id}", "labels": {RUN_LABEL: run_id}},
+            "metadata": {"name": f"lg-{run_id}", "labels": {RUN_LABEL: run_id, **runlabels.labels()}},
             "data": {name: (AGENT_DIR / name).read_text() for name in AGENT_FILES}}
 
 
@@ -55,7 +56,7 @@ def _pod(name: str, run_id: str, role: str, image: str, args: list[str], spec: L
         pod_spec["containers"][0]["ports"] = [{"name": "locust-master", "containerPort": MASTER_PORT}]
     if spec.node:
         pod_spec["nodeSelector"] = {"kubernetes.io/hostname": spec.node}
-    labels = {**spec.labels, RUN_LABEL: run_id, ROLE_LABEL: role}
+    labels = {**spec.labels, RUN_LABEL: run_id, ROLE_LABEL: role, **runlabels.labels()}
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": labels}, "spec": pod_spec}
 
 

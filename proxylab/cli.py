@@ -138,10 +138,26 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from . import runner
     from .results import new_run_id
 
-    return runner.run(runner.parse_modes(args.modes), runner.parse_suites(args.suites),
+    if args.context and not args.kubeconfig:
+        raise ProxylabError("--context needs --kubeconfig (the file the context is in)")
+    target = runner.Target(Path(args.kubeconfig).expanduser(), args.context) if args.kubeconfig else None
+    if target is not None:
+        modes = runner.existing_modes(target, runner.parse_modes(args.modes) if args.modes else None)
+    else:
+        modes = runner.parse_modes(args.modes)
+    return runner.run(modes, runner.parse_suites(args.suites),
                       args.resume if args.resume is not None else new_run_id(), Path(args.results_dir),
-                      resume=args.resume is not None, history=[Path(p) for p in args.history],
+                      resume=args.resume is not None, history=[Path(p) for p in args.history], target=target,
                       image_registry=args.image_registry)
+
+
+def _cmd_cleanup(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from . import cleanup
+
+    cleanup.cleanup(Path(args.kubeconfig).expanduser(), args.context, args.run_id)
+    return 0
 
 
 def _mode_arg(value: str) -> str:
@@ -307,7 +323,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--image-registry", default="", type=_registry_arg, metavar="REGISTRY",
                      help="push proxylab's own images (echo, locust, operator) to REGISTRY (host[:port][/path]) "
                           "and have the clusters pull them from there (default: kind loads them)")
+    run.add_argument("--kubeconfig", default=None, metavar="PATH",
+                     help="run against the existing cluster of this kubeconfig (created and deleted by nobody "
+                          "but you; its proxy mode is detected); `proxylab cleanup` removes what the run left")
+    run.add_argument("--context", default=None, metavar="NAME", help="the kubeconfig's context (default: current)")
     run.set_defaults(func=_cmd_run)
+
+    cl = sub.add_parser("cleanup", help="remove what proxylab created in a cluster (by its run label only)")
+    cl.add_argument("--kubeconfig", required=True, metavar="PATH")
+    cl.add_argument("--context", default=None, metavar="NAME", help="the kubeconfig's context (default: current)")
+    cl.add_argument("--run-id", default=None, type=_run_id_arg, metavar="ID",
+                    help="only what run ID created (default: what any proxylab run created)")
+    cl.set_defaults(func=_cmd_cleanup)
     return p
 
 

@@ -49,6 +49,17 @@ class ClusterInfo:
     nodes: list[str]
     created: float
     up_seconds: float
+    # "kind": created by proxylab; "existing": reached through a user's kubeconfig (proxylab/existing.py)
+    provider: str = "kind"
+    # Why tests cannot reach the nodes (None: they can, with docker exec into the node containers)
+    no_node_access: str | None = None
+    # The Docker network of the node containers (None: not a local cluster)
+    docker_network: str | None = NETWORK
+
+    def node_access_reason(self) -> str | None:
+        """Why tests that run commands on nodes (docker exec) cannot run here, None when they can:
+        the one place such tests ask (suites/conftest.py skips ``node_access`` tests with it)."""
+        return self.no_node_access
 
     def to_json(self) -> dict[str, object]:
         d = asdict(self)
@@ -59,7 +70,9 @@ class ClusterInfo:
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> ClusterInfo:
         return cls(name=str(d["name"]), mode=ProxyMode.parse(str(d["mode"])), kubeconfig=Path(str(d["kubeconfig"])),
-                   nodes=[str(n) for n in d["nodes"]], created=float(d["created"]), up_seconds=float(d["up_seconds"]))
+                   nodes=[str(n) for n in d["nodes"]], created=float(d["created"]), up_seconds=float(d["up_seconds"]),
+                   provider=str(d.get("provider", "kind")), no_node_access=d.get("no_node_access"),
+                   docker_network=d.get("docker_network", NETWORK))
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-# Re-exported: callers written before proxylab/constants.py existed import them from here.
-from .constants import ECHO_HTTP_PORT as ECHO_HTTP_PORT
+from . import runlabels
+from .constants import ECHO_HTTP_PORT as ECHO_HTTP_PORT  # re-exported: callers written before constants.py
 from .constants import ECHO_UDP_PORT as ECHO_UDP_PORT
 
 RESTRICTED_CONTAINER_SECURITY: dict[str, Any] = {
@@ -24,7 +24,8 @@ RESTRICTED_CONTAINER_SECURITY: dict[str, Any] = {
 def namespace(name: str) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "Namespace",
             "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "proxylab",
-                                                  "pod-security.kubernetes.io/enforce": "restricted"}}}
+                                                  "pod-security.kubernetes.io/enforce": "restricted",
+                                                  **runlabels.labels()}}}
 
 
 def _env_from_downward() -> list[dict[str, Any]]:

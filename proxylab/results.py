@@ -80,6 +80,19 @@ class ClusterDoc(TypedDict, total=False):
     image_registry: str  # --image-registry: where the cluster pulled proxylab's own images from
     image_push_seconds: float
     node_access: str  # how tests reached nodes: "agent" (proxylab/nodes/agent.py) or "docker"
+    # An existing cluster (--kubeconfig, proxylab/existing.py): what was detected in it.
+    provider: str  # "existing" (absent: a kind cluster proxylab created)
+    context: str
+    kubeconfig: str
+    local_kind: str | None
+    kubernetes_version: str
+    node_count: int
+    proxy_mode: str
+    detected_proxy_mode: str  # a mode, or "unknown"
+    proxy_mode_evidence: list[str]
+    service_cidrs: list[str]
+    pod_cidrs: list[str]
+    containment: dict[str, Any]
 
 
 class RunDoc(TypedDict):

@@ -121,13 +121,36 @@ def read_doc(path: Path) -> dict[str, Any] | None:
     return doc if isinstance(doc, dict) else None
 
 
+@dataclass(frozen=True)
+class Target:
+    """An existing cluster to run against (``--kubeconfig [--context]``) instead of kind clusters."""
+
+    kubeconfig: Path
+    context: str | None = None
+
+    def argv(self) -> list[str]:
+        return ["--kubeconfig", str(self.kubeconfig), *(["--context", self.context] if self.context else [])]
+
+
 def pytest_argv(mode: ProxyMode, suites: Sequence[str], run_id: str, results_dir: Path,
-                python: str = sys.executable, image_registry: str = "") -> list[str]:
+                python: str = sys.executable, target: Target | None = None, image_registry: str = "") -> list[str]:
     junit = results_dir / run_id / mode.value / "junit.xml"
     registry = ["--image-registry", image_registry] if image_registry else []
     return [python, "-m", "pytest", *(f"suites/{s}" for s in suites), "-m", "e2e", "--proxy-mode", mode.value,
             "--run-id", run_id, "--results-dir", str(results_dir), f"--junitxml={junit}", *registry,
-            "-v", "-rfEs", "-p", "no:cacheprovider"]
+            "-v", "-rfEs", "-p", "no:cacheprovider", *(target.argv() if target else [])]
+
+
+def existing_modes(target: Target, given: Sequence[ProxyMode] | None) -> list[ProxyMode]:
+    """The one mode an existing cluster runs: detected there, or the one ``--modes`` names when it
+    agrees (ClusterAccessError, one line, when it does not or the cluster cannot be reached)."""
+    from . import access, existing
+
+    if given is not None and len(given) != 1:
+        raise InvalidArgument("an existing cluster runs one proxy mode; give at most one in --modes "
+                              "(or leave it out to use the detected one)")
+    detection = existing.detect(access.connect(target.kubeconfig, target.context))[0]
+    return [existing.check_mode(given[0] if given else None, detection, "--modes")]
 
 
 def elapsed(seconds: float) -> str:
@@ -221,7 +244,7 @@ def _run_mode(argv: list[str], label: Callable[[str], str], out: Callable[[str],
 
 def run(modes: Sequence[ProxyMode], suites: Sequence[str], run_id: str, results_dir: Path, *,
         resume: bool = False, history: Sequence[Path] = (), out: Callable[[str], None] = print,
-        image_registry: str = "") -> int:
+        target: Target | None = None, image_registry: str = "") -> int:
     """Run every mode, build the report; 0 when no mode failed, 1 otherwise, 130 when stopped.
     ``image_registry``: push proxylab's own images there and have the clusters pull them."""
     results_dir = results_dir.resolve()
@@ -251,14 +274,15 @@ def run(modes: Sequence[ProxyMode], suites: Sequence[str], run_id: str, results_
     try:
         for mode in todo:
             m0 = time.monotonic()
-            out(progress(m0 - t0, mode.value, suites, "starting (cluster up, tests, cluster down)"))
+            out(progress(m0 - t0, mode.value, suites, f"starting on the existing cluster of {target.kubeconfig}"
+                         if target else "starting (cluster up, tests, cluster down)"))
             path = results_path(results_dir, run_id, mode)
 
             def label(line: str, mode: ProxyMode = mode) -> str:
                 return progress(time.monotonic() - t0, mode.value, suites, line)
 
-            argv = pytest_argv(mode, suites, run_id, results_dir, image_registry=image_registry)
-            code = _run_mode(argv, label, out)
+            code = _run_mode(pytest_argv(mode, suites, run_id, results_dir, target=target,
+                                         image_registry=image_registry), label, out)
             if read_doc(path) is None:
                 _record_crash(path, run_id, mode, code)
             outcomes.append(ModeOutcome(mode.value, code, time.monotonic() - m0))

@@ -1,7 +1,7 @@
 """pytest plumbing shared by every suite: options, the session cluster, results.json.
 
 Options: --proxy-mode, --keep-cluster, --reuse-cluster, --cluster-name, --results-dir, --run-id, --workers,
---upstream-set, --image-registry.
+--upstream-set, --image-registry, --kubeconfig/--context (an existing cluster, used as it is: proxylab/existing.py).
 Tests marked ``e2e`` are recorded in ``<results-dir>/<run-id>/<mode>/results.json`` as they
 finish; a test asks for measured values to be recorded through the ``metrics`` fixture.
 """
@@ -18,20 +18,23 @@ import signal
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 from collections.abc import Generator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
+from proxylab import access, runlabels
 from proxylab import cluster as cluster_mod
 from proxylab import docker as docker_mod
+from proxylab import existing as existing_mod
 from proxylab.cluster import ClusterInfo
-from proxylab.errors import InvalidArgument, ProxylabError, UnknownMode, UnsupportedMode
+from proxylab.errors import InvalidArgument, ProxylabError, UnsupportedMode
 from proxylab.images.build import last_strategy
 from proxylab.images.catalog import IMAGE_REGISTRY_ENV, cluster_catalog, normalise_registry
 from proxylab.modes import ProxyMode, all_modes
 from proxylab.nodes import NodeAccess
 from proxylab.results import (
     EXPECTED_FAILURE,
+    ClusterDoc,
     ResultsWriter,
     RunMetadata,
     TestRecord,
@@ -53,8 +56,13 @@ WRITER = pytest.StashKey[ResultsWriter]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     g = parser.getgroup("proxylab")
-    g.addoption("--proxy-mode", default=os.environ.get("PROXYLAB_MODE", "iptables"),
-                help="proxy mode of the session cluster: " + ", ".join(m.value for m in all_modes()))
+    g.addoption("--proxy-mode", default=os.environ.get("PROXYLAB_MODE"),
+                help="proxy mode of the session cluster: " + ", ".join(m.value for m in all_modes())
+                + " (default iptables; with --kubeconfig the mode detected in that cluster)")
+    g.addoption("--kubeconfig", default=None, metavar="PATH",
+                help="run against the existing cluster of this kubeconfig: nothing is created or deleted but "
+                     "the harness's own, labelled objects (`proxylab cleanup` removes them)")
+    g.addoption("--context", default=None, metavar="NAME", help="the kubeconfig's context to use (default: current)")
     g.addoption("--keep-cluster", action="store_true", help="do not delete the cluster at the end")
     g.addoption("--reuse-cluster", default=None, metavar="NAME", help="run against an existing proxylab cluster")
     g.addoption("--cluster-name", default=None, metavar="NAME",
@@ -96,13 +104,17 @@ def _sigterm(signum: int, frame: object) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     try:
-        mode = ProxyMode.parse(config.getoption("--proxy-mode"))
-        validate_run_id(config.getoption("--run-id"))
+        run_id = validate_run_id(config.getoption("--run-id"))
+        os.environ[runlabels.RUN_ID_ENV] = run_id  # every object the session creates carries it
+        if config.getoption("--kubeconfig") and config.getoption("--reuse-cluster"):
+            raise InvalidArgument("--kubeconfig and --reuse-cluster name two clusters; give one")
+        mode, found = existing_mod.configure_session(config.getoption("--kubeconfig"), config.getoption("--context"),
+                                                     config.getoption("--proxy-mode"), run_id)
         # Every manifest the suites render takes proxylab's image references from cluster_catalog().
         os.environ[IMAGE_REGISTRY_ENV] = normalise_registry(config.getoption("--image-registry"))
-    except (UnknownMode, InvalidArgument) as exc:
+    except ProxylabError as exc:
         raise pytest.UsageError(str(exc)) from None
-    config.stash[SESSION] = {"mode": mode}
+    config.stash[SESSION] = {"mode": mode, "existing": found}
     signal.signal(signal.SIGTERM, _sigterm)
 
 
@@ -140,6 +152,13 @@ def _push_images() -> float | None:
 def cluster(pytestconfig: pytest.Config, proxy_mode: ProxyMode) -> Iterator[ClusterInfo]:
     """The session's real kind cluster for --proxy-mode (skipped with the reason if unsupported)."""
     writer = _writer(pytestconfig)
+    found: existing_mod.Existing | None = pytestconfig.stash[SESSION]["existing"]
+    if found is not None:
+        try:
+            yield _existing_cluster(pytestconfig, writer, found)
+        finally:
+            existing_mod.forget(found)  # the session's copy of the credential
+        return
     reuse = pytestconfig.getoption("--reuse-cluster")
     try:
         cluster_mod.check_mode_supported(proxy_mode)
@@ -186,6 +205,48 @@ def cluster(pytestconfig: pytest.Config, proxy_mode: ProxyMode) -> Iterator[Clus
             cluster_mod.down(info.name)
 
 
+def _existing_cluster(config: pytest.Config, writer: ResultsWriter, found: existing_mod.Existing) -> ClusterInfo:
+    """The user's cluster, as it is: permissions checked and (a local kind cluster) the containment
+    guard over its ranges before any test sends traffic; a refusal ends the session in one line."""
+    capture = config.pluginmanager.getplugin("capturemanager")
+    try:
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+            existing_mod.prepare(found)
+    except ProxylabError as exc:
+        writer.run.mode_status, writer.run.mode_reason = "failed", str(exc)
+        writer.run.cluster = cast(ClusterDoc, found.doc)
+        writer.flush()
+        pytest.exit(f"proxylab: {exc}", returncode=2)
+    writer.run.cluster = cast(ClusterDoc, found.doc)
+    writer.flush()
+    if found.info.node_access_reason() is None:  # a local kind cluster: its node containers are watched
+        config.stash[SESSION]["engine"] = docker_mod.EngineSnapshot.take(found.info.nodes)
+    return found.info
+
+
+@pytest.fixture(autouse=True)
+def _cluster_gates(request: pytest.FixtureRequest) -> None:
+    """Skips, with the reason, what the session's cluster cannot or must not do:
+
+    - ``node_access`` tests need this host's view of the nodes (kind node containers: the host's
+      containment guard, containers beside the nodes on their Docker network, the node containers'
+      CPU): skipped where the cluster gives none (ClusterInfo.node_access_reason). Commands *on*
+      a node go through the ``node_access`` fixture (the node agent) and need no mark.
+    - ``disruptive`` tests restart, reconfigure or break the proxy in kube-system: only on clusters
+      proxylab created, never on a cluster given with --kubeconfig (it is not ours to change).
+    """
+    marks = {m.name for m in request.node.iter_markers()}
+    if not marks & {"node_access", "disruptive"}:
+        return
+    info: ClusterInfo = request.getfixturevalue("cluster")
+    if "disruptive" in marks and info.provider == "existing":
+        pytest.skip("changes the cluster's proxy on purpose (kube-system); proxylab does that only on "
+                    "clusters it created, not on one given with --kubeconfig")
+    reason = info.node_access_reason() if "node_access" in marks else None
+    if reason:
+        pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def fixture_operator(cluster: ClusterInfo) -> float:
     """The ServiceFixture operator installed in the session cluster; returns install seconds."""
@@ -193,7 +254,9 @@ def fixture_operator(cluster: ClusterInfo) -> float:
     from proxylab import kube
 
     catalog = cluster_catalog()
-    return deploy.install(kube.api_client(cluster.kubeconfig), catalog.operator, catalog.echo)
+    api = kube.api_client(cluster.kubeconfig)
+    with access.explained("installing the ServiceFixture operator", api):
+        return deploy.install(api, catalog.operator, catalog.echo)
 
 
 @pytest.fixture(scope="session")

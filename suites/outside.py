@@ -11,7 +11,7 @@ from typing import Any
 from testcontainers.core.container import DockerContainer
 
 from proxylab import docker as docker_mod
-from proxylab.cluster import NETWORK
+from proxylab.existing import docker_network
 from suites.namespaces import Namespace
 
 
@@ -26,7 +26,7 @@ def _last_json(text: str, what: str) -> dict[str, Any]:
 def outside(image: str, *args: str) -> dict[str, Any]:
     """Run `/echo ARGS` in a throw-away container on the kind network, outside every node."""
     container = (DockerContainer(image).with_command(" ".join(args))
-                 .with_kwargs(network=NETWORK, labels={docker_mod.LABEL: "outside-probe"}))
+                 .with_kwargs(network=docker_network(), labels={docker_mod.LABEL: "outside-probe"}))
     container.start()
     try:
         wrapped = container.get_wrapped_container()
@@ -43,18 +43,19 @@ class Outside:
 
     def __init__(self, image: str, name: str = "outside-client") -> None:
         self._container = (DockerContainer(image).with_command("serve")
-                           .with_kwargs(network=NETWORK, labels={docker_mod.LABEL: name}))
+                           .with_kwargs(network=docker_network(), labels={docker_mod.LABEL: name}))
         self.ip = ""
 
     def __enter__(self) -> Outside:
         self._container.start()
         wrapped = self._container.get_wrapped_container()
         wrapped.reload()
-        self.ip = str(wrapped.attrs["NetworkSettings"]["Networks"][NETWORK]["IPAddress"])
+        network = docker_network()
+        self.ip = str(wrapped.attrs["NetworkSettings"]["Networks"][network]["IPAddress"])
         if not self.ip:
             self._container.stop()
-            raise AssertionError(f"the outside container got no IP on the docker network {NETWORK}; "
-                                 f"check `docker network inspect {NETWORK}`")
+            raise AssertionError(f"the outside container got no IP on the docker network {network}; "
+                                 f"check `docker network inspect {network}`")
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -18,13 +18,14 @@ from testcontainers.core.container import DockerContainer
 
 from proxylab import docker as docker_mod
 from proxylab import guard, kube
-from proxylab.cluster import NETWORK, ClusterInfo
+from proxylab.cluster import ClusterInfo
+from proxylab.existing import docker_network
 from proxylab.images.catalog import Catalog
 from proxylab.nodes import NodeAccess
 from proxylab.shell import run
 from proxylab.versions import load_pins
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.node_access]  # the host's guard and the nodes' containers
 
 UNUSED_SERVICE_IP = "10.111.222.233"  # inside 10.96.0.0/12; the allocator picks randomly, so check it is free
 UNUSED_POD_IP = "10.244.250.250"  # inside 10.244.0.0/16, beyond any /24 node podCIDR a small cluster gets
@@ -48,7 +49,7 @@ def test_guard_routes_are_installed(cluster: ClusterInfo, metrics: dict[str, obj
 
 
 def _bridge() -> str:
-    network = docker_mod.inspect("network", NETWORK)[0]
+    network = docker_mod.inspect("network", docker_network())[0]
     return str(network.get("Options", {}).get("com.docker.network.bridge.name") or f"br-{network['Id'][:12]}")
 
 
@@ -94,7 +95,7 @@ def test_outside_container_cannot_reach_cluster_ranges(cluster: ClusterInfo, met
     iface = guard.default_interface()
     container = (DockerContainer(Catalog(load_pins()).echo)
                  .with_command(f"connect {UNUSED_SERVICE_IP}:80")
-                 .with_kwargs(network=NETWORK, labels={docker_mod.LABEL: "probe"}))
+                 .with_kwargs(network=docker_network(), labels={docker_mod.LABEL: "probe"}))
     with guard.PacketWatch(iface, UNUSED_SERVICE_IP) as watch:
         container.start()
         try:

@@ -10,7 +10,7 @@ import pytest
 from suites.namespaces import Namespace
 from suites.outside import node_ips, outside
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.node_access]  # a container beside the nodes, on their network
 
 
 def test_cluster_ip_is_unreachable_from_outside(namespace: Namespace, metrics: dict[str, Any]) -> None:

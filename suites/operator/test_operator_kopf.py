@@ -17,7 +17,7 @@ import pytest
 from kopf.testing import KopfRunner
 from kubernetes import client
 
-from operators.fixture import FIXTURE_LABEL
+from operators.fixture import FIXTURE_LABEL, GROUP, PLURAL, VERSION
 from operators.fixture import client as fixtures
 from operators.fixture.deploy import TESTKIT_PREFIX
 from operators.fixture.spec import DEFAULT_IMAGE_ENV, InvalidSpec
@@ -37,7 +37,22 @@ def ns(cluster: ClusterInfo, fixture_operator: float) -> Iterator[tuple[client.A
     try:
         yield api, name
     finally:
+        _release_fixtures(api, name)
         kube.delete_namespace(api, name)
+
+
+def _release_fixtures(api: client.ApiClient, namespace: str) -> None:
+    """Drop kopf's finalizer from the fixtures left in ``namespace``: the in-process operator that
+    put it there has stopped and the in-cluster one leaves kopftest-* alone, so without this the
+    namespace stays Terminating for ever (seen on a cluster that outlives the session)."""
+    custom = client.CustomObjectsApi(api)
+    for item in custom.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL)["items"]:
+        try:
+            custom.patch_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, item["metadata"]["name"],
+                                                  {"metadata": {"finalizers": None}})
+        except client.ApiException as exc:
+            if exc.status != 404:
+                raise
 
 
 @pytest.fixture

@@ -50,7 +50,7 @@ from suites.namespaces import Namespace, in_background
 from . import datapath
 from .conftest import ProxyObserver, client_node, generator_pod
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.node_access]  # the node containers' CPU, read on this host (perf/interference.py)
 
 PROBE_TIMEOUT_MS = "40"
 PROBE_GAP_MS = "10"

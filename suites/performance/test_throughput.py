@@ -25,7 +25,7 @@ from suites.namespaces import Namespace
 from . import datapath
 from .conftest import ProxyObserver, client_node, generator_pod
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.node_access]  # the node containers' CPU, read on this host (perf/interference.py)
 
 BACKENDS = 5
 CONNS = {"keepalive": True, "newconn": False}

@@ -21,7 +21,7 @@ from operators.fixture import FIXTURE_LABEL
 from suites.namespaces import Namespace
 from suites.outside import Outside, node_ips
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.node_access]  # a container beside the nodes, on their Docker network
 
 # echo until: connect timeout / gap (ms) and deadline (s) while a node's proxy programs the Service
 UNTIL_TIMEOUT_MS, UNTIL_GAP_MS, UNTIL_DEADLINE_S = "1000", "100", "60"

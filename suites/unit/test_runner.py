@@ -56,3 +56,19 @@ def test_every_e2e_suite_can_be_named_the_default_runs_every_suite_but_operator_
     assert parse_suites(None) == ["conformance", "performance", "production", "upstream"]
     assert parse_suites("upstream") == ["upstream"]
     assert parse_suites("operator,loadgen") == ["operator", "loadgen"]
+
+
+def test_an_existing_cluster_is_passed_to_pytest_with_its_context() -> None:
+    from proxylab.runner import Target
+
+    argv = pytest_argv(IPT, ["conformance"], "r1", Path("/res"), python="py", target=Target(Path("/k"), "ctx"))
+    assert argv[-4:] == ["--kubeconfig", "/k", "--context", "ctx"]
+    assert "--kubeconfig" not in pytest_argv(IPT, ["conformance"], "r1", Path("/res"), python="py")
+
+
+def test_an_existing_cluster_runs_one_mode() -> None:
+    from proxylab.errors import InvalidArgument
+    from proxylab.runner import Target, existing_modes
+
+    with pytest.raises(InvalidArgument, match="runs one proxy mode"):
+        existing_modes(Target(Path("/nonexistent")), [IPT, NFT])
