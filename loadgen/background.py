@@ -6,7 +6,7 @@ that is already flowing when it acts, and that ends a few seconds after traffic 
 it only knows afterwards. So here: :func:`start` the runs (several at once: their pods start in
 parallel), :meth:`BackgroundLoad.wait_requests` until the master announced requests
 (``PROXYLAB-LOADGEN-STARTED``, its first worker report with requests in it), act, then
-:meth:`BackgroundLoad.stop` (the harness creates the master's ``--pl-stop-file``; the master
+:meth:`BackgroundLoad.stop` or :func:`stop_all` (the harness creates the master's ``--pl-stop-file``; the master
 quits as at the end of ``--run-time``, so the workers' last reports are merged) and read the
 result as :func:`run_load` does. ``spec.duration_s`` stays the hard cap.
 """
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,29 +109,53 @@ class BackgroundLoad:
         self.first_requests_s = round(time.monotonic() - self.started, 1)
         return got[0]
 
-    def stop(self, timeout: float = 60) -> TimedResult:
-        """Ask the master to quit, wait for it, and return its result; the run's objects are deleted."""
+    def ask_stop(self) -> None:
+        """Create the master's stop file; it then quits as at the end of its run time."""
+        if self._ended():
+            return
+        res = kube.exec_in_pod(self.api, self.namespace, self.master, ["touch", STOP_FILE], timeout=30)
+        if res.returncode != 0 and not self._ended():
+            raise LoadRunFailed(f"could not ask locust master {self.namespace}/{self.master} to stop "
+                                f"(exec exited {res.returncode}: {(res.stderr or res.stdout)[-300:]})")
+
+    def result(self, timeout: float = 60) -> TimedResult:
+        """Wait for the master's result (it prints it while quitting, before its pod has ended, so
+        the log is polled rather than the pod's phase) and delete the run's objects."""
         try:
-            if not self._ended():
-                res = kube.exec_in_pod(self.api, self.namespace, self.master, ["touch", STOP_FILE], timeout=30)
-                if res.returncode != 0 and not self._ended():
-                    raise LoadRunFailed(f"could not ask locust master {self.namespace}/{self.master} to stop "
-                                        f"(exec exited {res.returncode}: {(res.stderr or res.stdout)[-300:]})")
-            wait_for(lambda: (self._ended() is not None, "running"), timeout=timeout,
-                     what=f"locust master {self.namespace}/{self.master} to finish", interval=0.5)
-            text: str = self.core.read_namespaced_pod_log(self.master, self.namespace)
-            try:
-                raw = parse_master_log(text)
-            except (LoadRunFailed, ValueError) as exc:
-                raise LoadRunFailed(f"locust master {self.namespace}/{self.master} ended without a result ({exc}); "
-                                    f"pods:\n{_diagnose(self.core, self.namespace, self.run_id)}") from None
-            if raw.get("workers_reporting", 0) < self.spec.workers:
-                raise LoadRunFailed(f"only {raw.get('workers_reporting')} of {self.spec.workers} locust workers "
+            raw: list[dict[str, Any]] = []
+
+            def printed() -> tuple[bool, str]:
+                ended = self._ended()  # first: a master that ended has written all it will
+                text: str = self.core.read_namespaced_pod_log(self.master, self.namespace)
+                try:
+                    raw[:] = [parse_master_log(text)]
+                except (LoadRunFailed, ValueError) as exc:
+                    if ended:
+                        raise LoadRunFailed(f"locust master {self.namespace}/{self.master} ended ({ended}) without "
+                                            f"a result ({exc}); pods:\n{_diagnose(self.core, self.namespace, self.run_id)}"
+                                            ) from None
+                    return False, "no complete result in its log yet"
+                return True, "result printed"
+
+            wait_for(printed, timeout=timeout, what=f"locust master {self.namespace}/{self.master} to print its result",
+                     interval=0.5)
+            got = raw[0]
+            if got.get("workers_reporting", 0) < self.spec.workers:
+                raise LoadRunFailed(f"only {got.get('workers_reporting')} of {self.spec.workers} locust workers "
                                     f"reported; pods:\n{_diagnose(self.core, self.namespace, self.run_id)}")
-            raw["wall_s"] = round(time.monotonic() - self.started, 1)
-            return TimedResult(from_raw(raw), first_second(raw))
+            got["wall_s"] = round(time.monotonic() - self.started, 1)
+            return TimedResult(from_raw(got), first_second(got))
         finally:
             self.discard()
+
+    def stop(self, timeout: float = 60) -> TimedResult:
+        """Ask the master to quit and return its result; the run's objects are deleted."""
+        try:
+            self.ask_stop()
+        except BaseException:
+            self.discard()
+            raise
+        return self.result(timeout)
 
     def discard(self) -> None:
         """Delete the run's pods and ConfigMap (no result)."""
@@ -159,6 +184,19 @@ def start(api: client.ApiClient, namespace: str, specs: list[LoadSpec], image: s
             run.discard()
         raise
     return runs
+
+
+def stop_all(runs: list[BackgroundLoad], timeout: float = 60) -> list[TimedResult]:
+    """Stop several runs at about the same moment (the stop requests in parallel), then collect
+    their results in order; every run's objects are deleted whatever happens."""
+    try:
+        with ThreadPoolExecutor(max(1, len(runs))) as pool:
+            for done in [pool.submit(run.ask_stop) for run in runs]:
+                done.result()
+        return [run.result(timeout) for run in runs]
+    finally:
+        for run in runs:
+            run.discard()
 
 
 def _master_ip(core: client.CoreV1Api, namespace: str, run: BackgroundLoad) -> str:

@@ -193,7 +193,7 @@ def test_proxy_restart_under_load(target: Target, locust: dict[str, BackgroundLo
         # when the series has ended, so its time says nothing about how long traffic failed.
         metrics["followup_failed_attempts"] = int(followup["attempts"]) - (1 if followup["hit"] is not None else 0)
     until_s = time.time()
-    results = {prefix: run.stop() for prefix, run in locust.items()}
+    results = dict(zip(locust, background.stop_all(list(locust.values())), strict=True))
     use = interference.between(cpu_before, sampler.sample())
     metrics.update(locust_startup_s=max(r.first_requests_s or 0.0 for r in locust.values()),
                    outside_cores=use["outside_cores"], cluster_cores=use["cluster_cores"])
