@@ -97,7 +97,7 @@ def _locust_spec(t: Target, keep_alive: bool) -> LoadSpec:
 
 
 @pytest.fixture
-def locust(target: Target) -> Iterator[dict[str, BackgroundLoad]]:
+def locust_load(target: Target) -> Iterator[dict[str, BackgroundLoad]]:
     """Both locust runs, making requests when the test starts; deleted whatever the test does."""
     t = target
     runs = dict(zip(LOCUST_KINDS, background.start(t.ns.api, t.ns.name, [_locust_spec(t, k) for k in
@@ -148,7 +148,7 @@ def _record_locust(metrics: dict[str, Any], results: dict[str, TimedResult], cha
 
 
 @pytest.mark.parametrize("scope", ["client-node", "all-nodes"])
-def test_proxy_restart_under_load(target: Target, locust: dict[str, BackgroundLoad], proxy_mode: ProxyMode,
+def test_proxy_restart_under_load(target: Target, locust_load: dict[str, BackgroundLoad], proxy_mode: ProxyMode,
                                   metrics: dict[str, Any], scope: str) -> None:
     t = target
     nodes = [t.client_node] if scope == "client-node" else list(t.ns.cluster.nodes)
@@ -193,9 +193,9 @@ def test_proxy_restart_under_load(target: Target, locust: dict[str, BackgroundLo
         # when the series has ended, so its time says nothing about how long traffic failed.
         metrics["followup_failed_attempts"] = int(followup["attempts"]) - (1 if followup["hit"] is not None else 0)
     until_s = time.time()
-    results = dict(zip(locust, background.stop_all(list(locust.values())), strict=True))
+    results = dict(zip(locust_load, background.stop_all(list(locust_load.values())), strict=True))
     use = interference.between(cpu_before, sampler.sample())
-    metrics.update(locust_startup_s=max(r.first_requests_s or 0.0 for r in locust.values()),
+    metrics.update(locust_startup_s=max(r.first_requests_s or 0.0 for r in locust_load.values()),
                    outside_cores=use["outside_cores"], cluster_cores=use["cluster_cores"])
     invalid, locust_recovered = _record_locust(metrics, results, restart.deleted_at, until_s)
 
