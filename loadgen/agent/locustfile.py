@@ -34,6 +34,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lgstats  # shipped next to this file (ConfigMap)
 
 RESULT_MARKER = "PROXYLAB-LOADGEN-RESULT "
+STARTED_MARKER = "PROXYLAB-LOADGEN-STARTED "  # master: the first worker report with requests in it
 RESULT_CHUNK = 8000
 # Per-second timelines want fresh worker data; locust's default is one report per 3 s.
 locust_runners.WORKER_REPORT_INTERVAL = 1.0
@@ -54,6 +55,8 @@ def _options(parser: Any) -> None:
     parser.add_argument("--pl-rate-per-user", type=float, default=0.0, help="req/s per user (0: closed loop)")
     parser.add_argument("--pl-timeout", type=float, default=3.0)
     parser.add_argument("--pl-spec", default="{}", help="the harness's spec, echoed into the result")
+    parser.add_argument("--pl-stop-file", default="",
+                        help="master: quit (as at the end of --run-time) once this file exists ('': never)")
 
 
 def _resolve(target: str) -> str:
@@ -145,6 +148,11 @@ def _worker_report(client_id: str, data: dict[str, Any]) -> None:
     if "proxylab" in data:
         lgstats.merge_report(_master, data["proxylab"])
         _master["reports"] += 1
+        if not _master.get("announced") and any(int(s.get("n", 0)) for s in _master["seconds"].values()):
+            # A harness that runs load in the background waits for this line before it acts.
+            _master["announced"] = True
+            sys.stdout.write(f"{STARTED_MARKER}{min(int(k) for k in _master['seconds'])}\n")
+            sys.stdout.flush()
 
 
 def _sample_cpu(into: Callable[[], list[list[float]]]) -> None:
@@ -170,6 +178,14 @@ def _stop_when_done(environment: Any, limit: int) -> None:
     environment.runner.quit()
 
 
+def _stop_on_file(environment: Any, path: str) -> None:
+    """Quit once ``path`` exists (the harness creates it with an exec): the same ending as the
+    run-time limit, so the workers' last reports are still merged before the result is printed."""
+    while not os.path.exists(path):
+        gevent.sleep(0.2)
+    environment.runner.quit()
+
+
 @events.init.add_listener
 def _init(environment: Any, **_kw: Any) -> None:
     runner = environment.runner
@@ -186,6 +202,8 @@ def _test_start(environment: Any, **_kw: Any) -> None:
     opts = environment.parsed_options
     if isinstance(environment.runner, MasterRunner) and opts.pl_per_user > 0:
         gevent.spawn(_stop_when_done, environment, opts.pl_per_user * opts.num_users)
+    if isinstance(environment.runner, MasterRunner) and opts.pl_stop_file:
+        gevent.spawn(_stop_on_file, environment, opts.pl_stop_file)
 
 
 @events.quitting.add_listener
