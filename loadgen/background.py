@@ -23,8 +23,7 @@ from kubernetes import client
 
 from proxylab import kube
 from proxylab.errors import WaitTimeout
-from proxylab.images.catalog import Catalog
-from proxylab.versions import load_pins
+from proxylab.images.catalog import cluster_catalog
 from proxylab.wait import wait_for
 
 from . import pods
@@ -166,7 +165,7 @@ def start(api: client.ApiClient, namespace: str, specs: list[LoadSpec], image: s
     """Start one locust run per spec in ``namespace``: every master first, then their workers
     (each dials its master's pod IP). Returns at once when the workers are created; the runs
     are not yet making requests (:meth:`BackgroundLoad.wait_requests`)."""
-    image = image or Catalog(load_pins()).locust
+    image = image or cluster_catalog().locust
     core = client.CoreV1Api(api)
     runs = [BackgroundLoad(api, namespace, spec, uuid.uuid4().hex[:8]) for spec in specs]
     try:
