@@ -18,7 +18,6 @@ refuses commands after the expiry too.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from .. import kube
+from .. import kube, runlabels
 from ..errors import ClusterError
 from ..wait import wait_for
 from . import NodeResult, checked
@@ -36,7 +35,6 @@ NAMESPACE = "proxylab-node-agent"
 NAME = "proxylab-node-agent"
 CONTAINER = "agent"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "proxylab"}
-RUN_ID_LABEL = "proxylab.io/run-id"
 EXPIRES_ANNOTATION = "proxylab.io/expires-at"  # epoch seconds, UTC
 DEFAULT_TTL_S = 2 * 3600
 MAX_TTL_S = 24 * 3600
@@ -59,12 +57,6 @@ AGENT_RBAC: list[dict[str, Any]] = [
 ]
 
 
-def label_value(text: str) -> str:
-    """``text`` as a valid label value (<= 63 of [A-Za-z0-9._-], alphanumeric at both ends; pure)."""
-    cleaned = re.sub(r"[^A-Za-z0-9._-]", "-", text)[:63]
-    return re.sub(r"^[^A-Za-z0-9]+|[^A-Za-z0-9]+$", "", cleaned)
-
-
 def expiry(now: float, ttl_s: float) -> int:
     """The epoch second the agent stops at, ``ttl_s`` after ``now`` (pure). The TTL must be
     positive and at most :data:`MAX_TTL_S`: a privileged pod on someone's nodes must not linger."""
@@ -81,7 +73,7 @@ def remaining_s(expires_at: int, now: float) -> float:
 def manifests(image: str, run_id: str, expires_at: int) -> list[dict[str, Any]]:
     """The agent's namespace and DaemonSet (pure): one privileged pod per node, every taint
     tolerated, no service account token, sleeping until ``expires_at``."""
-    labels = {**MANAGED_BY, RUN_ID_LABEL: label_value(run_id)}
+    labels = {**MANAGED_BY, **runlabels.labels(run_id)}  # `proxylab cleanup --run-id` finds it by this
     selector = {"app.kubernetes.io/name": NAME}
     ns = {"apiVersion": "v1", "kind": "Namespace",
           "metadata": {"name": NAMESPACE, "annotations": {EXPIRES_ANNOTATION: str(expires_at)},

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from proxylab import nodes
+from proxylab import nodes, runlabels
 from proxylab.errors import CommandFailed
 from proxylab.nodes import NodeResult, agent
 from proxylab.nodes.session import choose
@@ -27,14 +27,12 @@ def test_remaining_is_never_negative() -> None:
     assert agent.remaining_s(100, 500) == 0
 
 
-@pytest.mark.parametrize(("run_id", "label"), [
-    ("20261201T012345Z", "20261201T012345Z"),
-    ("-a b/c-", "a-b-c"),
-    ("x" * 100, "x" * 63),
-    ("run." + "y" * 59 + "-_", "run." + "y" * 59),
-])
-def test_run_id_becomes_a_valid_label_value(run_id: str, label: str) -> None:
-    assert agent.label_value(run_id) == label
+@pytest.mark.parametrize("run_id", ["20261201T012345Z", "-a b/c-", "x" * 100, "run." + "y" * 59 + "-_"])
+def test_the_agent_carries_the_run_label_cleanup_selects(run_id: str) -> None:
+    for obj in agent.manifests("img", run_id, 1_800_000_000):
+        labels = obj["metadata"]["labels"]
+        assert labels[runlabels.RUN_ID_LABEL] == runlabels.label_value(run_id)
+        assert runlabels.matches(labels, run_id)
 
 
 def test_manifests_label_and_expire() -> None:
@@ -42,7 +40,7 @@ def test_manifests_label_and_expire() -> None:
     for obj in (ns, ds):
         meta = obj["metadata"]
         assert meta["labels"]["app.kubernetes.io/managed-by"] == "proxylab"
-        assert meta["labels"][agent.RUN_ID_LABEL] == "run-1"
+        assert meta["labels"][runlabels.RUN_ID_LABEL] == "run-1"
         assert meta["annotations"][agent.EXPIRES_ANNOTATION] == "1800000000"
     assert ns["metadata"]["name"] == ds["metadata"]["namespace"] == agent.NAMESPACE
     assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "privileged"
