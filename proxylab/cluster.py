@@ -51,14 +51,15 @@ class ClusterInfo:
     up_seconds: float
     # "kind": created by proxylab; "existing": reached through a user's kubeconfig (proxylab/existing.py)
     provider: str = "kind"
-    # Why tests cannot reach the nodes (None: they can, with docker exec into the node containers)
+    # Why this host has no view of the nodes (None: they are local kind containers on this engine)
     no_node_access: str | None = None
     # The Docker network of the node containers (None: not a local cluster)
     docker_network: str | None = NETWORK
 
     def node_access_reason(self) -> str | None:
-        """Why tests that run commands on nodes (docker exec) cannot run here, None when they can:
-        the one place such tests ask (suites/conftest.py skips ``node_access`` tests with it)."""
+        """Why tests that need this host's view of the nodes (their containers, their Docker network)
+        cannot run here, None when they can: the one place such tests ask (suites/conftest.py skips
+        ``node_access`` tests with it). Commands on nodes go through proxylab/nodes instead."""
         return self.no_node_access
 
     def to_json(self) -> dict[str, object]:
