@@ -29,7 +29,7 @@ from proxylab.wait import wait_for
 from . import pods
 from .errors import LoadRunFailed
 from .result import LoadResult, from_raw
-from .runner import START_TIMEOUT_S, _diagnose, _phase, cleanup, parse_master_log
+from .runner import START_TIMEOUT_S, cleanup, diagnose, parse_master_log, pod_phase, worker_nodes
 from .spec import LoadSpec
 
 STARTED_MARKER = "PROXYLAB-LOADGEN-STARTED "
@@ -78,7 +78,7 @@ class BackgroundLoad:
         return client.CoreV1Api(self.api)
 
     def _ended(self) -> str | None:
-        phase, _ = _phase(self.core, self.namespace, self.master)
+        phase, _ = pod_phase(self.core, self.namespace, self.master)
         return phase if phase in ("Failed", "Succeeded") else None
 
     def wait_requests(self, timeout: float = START_TIMEOUT_S) -> int:
@@ -89,7 +89,7 @@ class BackgroundLoad:
             ended = self._ended()
             if ended:
                 raise LoadRunFailed(f"locust master {self.namespace}/{self.master} ended ({ended}) before any "
-                                    f"request:\n{_diagnose(self.core, self.namespace, self.run_id)}")
+                                    f"request:\n{diagnose(self.core, self.namespace, self.run_id)}")
             try:
                 log: str = self.core.read_namespaced_pod_log(self.master, self.namespace)
             except client.ApiException as exc:
@@ -104,7 +104,7 @@ class BackgroundLoad:
             wait_for(announced, timeout=timeout, what=f"locust run {self.run_id} to report requests", interval=0.5)
         except WaitTimeout:
             raise LoadRunFailed(f"locust run {self.run_id} reported no request within {timeout:.0f} s; pods:\n"
-                                f"{_diagnose(self.core, self.namespace, self.run_id)}") from None
+                                f"{diagnose(self.core, self.namespace, self.run_id)}") from None
         self.first_requests_s = round(time.monotonic() - self.started, 1)
         return got[0]
 
@@ -131,7 +131,7 @@ class BackgroundLoad:
                 except (LoadRunFailed, ValueError) as exc:
                     if ended:
                         raise LoadRunFailed(f"locust master {self.namespace}/{self.master} ended ({ended}) without "
-                                            f"a result ({exc}); pods:\n{_diagnose(self.core, self.namespace, self.run_id)}"
+                                            f"a result ({exc}); pods:\n{diagnose(self.core, self.namespace, self.run_id)}"
                                             ) from None
                     return False, "no complete result in its log yet"
                 return True, "result printed"
@@ -141,8 +141,9 @@ class BackgroundLoad:
             got = raw[0]
             if got.get("workers_reporting", 0) < self.spec.workers:
                 raise LoadRunFailed(f"only {got.get('workers_reporting')} of {self.spec.workers} locust workers "
-                                    f"reported; pods:\n{_diagnose(self.core, self.namespace, self.run_id)}")
+                                    f"reported; pods:\n{diagnose(self.core, self.namespace, self.run_id)}")
             got["wall_s"] = round(time.monotonic() - self.started, 1)
+            got["worker_nodes"] = worker_nodes(self.core, self.namespace, self.run_id)
             return TimedResult(from_raw(got), first_second(got))
         finally:
             self.discard()
@@ -202,10 +203,10 @@ def _master_ip(core: client.CoreV1Api, namespace: str, run: BackgroundLoad) -> s
     ip: list[str] = []
 
     def running() -> tuple[bool, str]:
-        phase, pod_ip = _phase(core, namespace, run.master)
+        phase, pod_ip = pod_phase(core, namespace, run.master)
         if phase in ("Failed", "Succeeded"):
             raise LoadRunFailed(f"locust master {namespace}/{run.master} ended ({phase}) before workers started:\n"
-                                + _diagnose(core, namespace, run.run_id))
+                                + diagnose(core, namespace, run.run_id))
         if pod_ip and phase == "Running":
             ip[:] = [pod_ip]
             return True, phase

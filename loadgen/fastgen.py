@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from kubernetes import client
 
-from proxylab import kube
+from proxylab import kube, manifests
 
 from .errors import LoadRunFailed, LoadSpecError
 
@@ -192,6 +192,6 @@ def generator_pod(name: str, image: str, node: str | None, security: dict[str, A
                         "resources": {"requests": {"cpu": "50m", "memory": "32Mi"}, "limits": {"memory": "512Mi"}}}],
     }
     if node:
-        spec["nodeSelector"] = {"kubernetes.io/hostname": node}
+        spec["affinity"] = manifests.on_nodes([node])
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": {"probe-name": name}},
             "spec": spec}

@@ -12,8 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from proxylab import runlabels
-from proxylab.manifests import RESTRICTED_CONTAINER_SECURITY
+from proxylab import manifests, runlabels
 
 from .spec import LoadSpec
 
@@ -44,7 +43,7 @@ def _pod(name: str, run_id: str, role: str, image: str, args: list[str], spec: L
         "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
         "containers": [{
             "name": "locust", "image": image, "imagePullPolicy": "IfNotPresent", "args": args,
-            "securityContext": RESTRICTED_CONTAINER_SECURITY,
+            "securityContext": manifests.RESTRICTED_CONTAINER_SECURITY,
             "resources": {"requests": {"cpu": "100m", "memory": "96Mi"}, "limits": {"memory": "512Mi"}},
             "volumeMounts": [{"name": "agent", "mountPath": MOUNT, "readOnly": True},
                              {"name": "tmp", "mountPath": "/tmp"}],
@@ -54,8 +53,13 @@ def _pod(name: str, run_id: str, role: str, image: str, args: list[str], spec: L
     }
     if role == "master":
         pod_spec["containers"][0]["ports"] = [{"name": "locust-master", "containerPort": MASTER_PORT}]
-    if spec.node:
-        pod_spec["nodeSelector"] = {"kubernetes.io/hostname": spec.node}
+    if role == "worker" and spec.spread:
+        # One worker per node: each has a node's CPU to itself, and the master adds their reports up.
+        pod_spec["affinity"] = {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [{
+            "topologyKey": "kubernetes.io/hostname",
+            "labelSelector": {"matchLabels": {RUN_LABEL: run_id, ROLE_LABEL: "worker"}}}]}}
+    elif spec.node:
+        pod_spec["affinity"] = manifests.on_nodes([spec.node])
     labels = {**spec.labels, RUN_LABEL: run_id, ROLE_LABEL: role, **runlabels.labels()}
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": labels}, "spec": pod_spec}
 

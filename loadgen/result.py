@@ -42,11 +42,19 @@ class Second:
 
 @dataclass(frozen=True)
 class WorkerCpu:
+    """One locust worker: its CPU (% of one core, 1-s samples), where it ran and what it made."""
+
     worker: str
     samples: list[float]
     mean: float
     max: float
     bound: bool  # CPU_BOUND_WINDOW consecutive samples above CPU_BOUND_PERCENT
+    node: str | None = None  # the node its pod ran on (None when not known)
+    requests: int = 0  # requests it made (successful or not)
+
+    def summary(self) -> dict[str, Any]:
+        return {"worker": self.worker, "node": self.node, "requests": self.requests, "cpu_mean": self.mean,
+                "cpu_max": self.max, "generator_bound": self.bound}
 
 
 @dataclass(frozen=True)
@@ -78,7 +86,8 @@ class LoadResult:
         return {"requests": self.requests, "failures": self.failures, "failures_by_kind": self.failures_by_kind,
                 "rps": self.rps, "duration_s": self.duration_s, "latency_ms": asdict(self.latency),
                 "backends": self.backends, "generator_bound": self.generator_bound,
-                "worker_cpu_max": {w.worker: w.max for w in self.workers}, "master_cpu_max": self.master_cpu_max}
+                "worker_cpu_max": {w.worker: w.max for w in self.workers}, "master_cpu_max": self.master_cpu_max,
+                "workers": [w.summary() for w in self.workers]}
 
 
 def cpu_bound(samples: list[float], threshold: float = CPU_BOUND_PERCENT, window: int = CPU_BOUND_WINDOW) -> bool:
@@ -94,10 +103,10 @@ def cpu_bound(samples: list[float], threshold: float = CPU_BOUND_PERCENT, window
     return False
 
 
-def worker_cpu(name: str, samples: list[list[float]]) -> WorkerCpu:
+def worker_cpu(name: str, samples: list[list[float]], node: str | None = None, requests: int = 0) -> WorkerCpu:
     values = [float(s[1]) for s in sorted(samples)]
     return WorkerCpu(worker=name, samples=values, mean=round(sum(values) / len(values), 1) if values else 0.0,
-                     max=max(values, default=0.0), bound=cpu_bound(values))
+                     max=max(values, default=0.0), bound=cpu_bound(values), node=node, requests=requests)
 
 
 def timeline(seconds: dict[str, dict[str, Any]]) -> list[Second]:
@@ -124,7 +133,10 @@ def from_raw(raw: dict[str, Any]) -> LoadResult:
             by_kind[k] = by_kind.get(k, 0) + int(v)
     requests = sum(int(s["n"]) for s in seconds.values())
     duration = float(len(rows))
-    workers = [worker_cpu(name, samples) for name, samples in sorted(raw.get("cpu", {}).items())]
+    nodes: dict[str, str] = raw.get("worker_nodes", {})
+    made: dict[str, int] = raw.get("worker_requests", {})
+    workers = [worker_cpu(name, samples, nodes.get(name), int(made.get(name, 0)))
+               for name, samples in sorted(raw.get("cpu", {}).items())]
     return LoadResult(
         requests=requests, failures=sum(by_kind.values()), failures_by_kind=by_kind, duration_s=duration,
         rps=round(requests / duration, 1) if duration else 0.0, latency=Latency.of(hist), histogram_us=hist,

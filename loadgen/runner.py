@@ -28,7 +28,7 @@ RESULT_MARKER = "PROXYLAB-LOADGEN-RESULT "
 START_TIMEOUT_S = 120
 
 
-def _phase(core: client.CoreV1Api, namespace: str, name: str) -> tuple[str, str | None]:
+def pod_phase(core: client.CoreV1Api, namespace: str, name: str) -> tuple[str, str | None]:
     pod = core.read_namespaced_pod(name, namespace)
     return pod.status.phase or "Unknown", pod.status.pod_ip
 
@@ -42,12 +42,18 @@ def _log_tail(core: client.CoreV1Api, namespace: str, name: str, lines: int = 30
     return "\n".join(line[:300] for line in text.splitlines())
 
 
-def _diagnose(core: client.CoreV1Api, namespace: str, run_id: str) -> str:
+def diagnose(core: client.CoreV1Api, namespace: str, run_id: str) -> str:
     out = []
     for pod in core.list_namespaced_pod(namespace, label_selector=f"{pods.RUN_LABEL}={run_id}").items:
         name = pod.metadata.name
         out.append(f"--- {name} ({pod.status.phase}) ---\n{_log_tail(core, namespace, name)}")
     return "\n".join(out)
+
+
+def worker_nodes(core: client.CoreV1Api, namespace: str, run_id: str) -> dict[str, str]:
+    """Worker pod name (its hostname, the name it reports under) -> the node it ran on."""
+    selector = f"{pods.RUN_LABEL}={run_id},{pods.ROLE_LABEL}=worker"
+    return {p.metadata.name: p.spec.node_name or "" for p in core.list_namespaced_pod(namespace, label_selector=selector).items}
 
 
 def parse_master_log(text: str) -> dict[str, Any]:
@@ -91,10 +97,10 @@ def run_load(api: client.ApiClient, namespace: str, spec: LoadSpec, image: str |
         ip: list[str] = []
 
         def master_running() -> tuple[bool, str]:
-            phase, pod_ip = _phase(core, namespace, master)
+            phase, pod_ip = pod_phase(core, namespace, master)
             if phase in ("Failed", "Succeeded"):
                 raise LoadRunFailed(f"locust master {namespace}/{master} ended ({phase}) before workers started:\n"
-                                    + _diagnose(core, namespace, run_id))
+                                    + diagnose(core, namespace, run_id))
             if pod_ip and phase == "Running":
                 ip[:] = [pod_ip]
                 return True, phase
@@ -107,21 +113,22 @@ def run_load(api: client.ApiClient, namespace: str, spec: LoadSpec, image: str |
         deadline = START_TIMEOUT_S + spec.duration_s + 60
 
         def master_done() -> tuple[bool, str]:
-            phase, _ = _phase(core, namespace, master)
+            phase, _ = pod_phase(core, namespace, master)
             return phase in ("Succeeded", "Failed"), f"phase {phase}"
 
         wait_for(master_done, timeout=deadline, what=f"locust master {namespace}/{master} to finish", interval=1)
-        phase, _ = _phase(core, namespace, master)
+        phase, _ = pod_phase(core, namespace, master)
         text: str = core.read_namespaced_pod_log(master, namespace)
         try:
             raw = parse_master_log(text)
         except (LoadRunFailed, ValueError) as exc:
             raise LoadRunFailed(f"locust master {namespace}/{master} ended ({phase}) without a result ({exc}); "
-                                f"pods:\n{_diagnose(core, namespace, run_id)}") from None
+                                f"pods:\n{diagnose(core, namespace, run_id)}") from None
         if raw.get("workers_reporting", 0) < spec.workers:
             raise LoadRunFailed(f"only {raw.get('workers_reporting')} of {spec.workers} locust workers reported; "
-                                f"pods:\n{_diagnose(core, namespace, run_id)}")
+                                f"pods:\n{diagnose(core, namespace, run_id)}")
         raw["wall_s"] = round(time.monotonic() - t0, 1)
+        raw["worker_nodes"] = worker_nodes(core, namespace, run_id)
         return from_raw(raw)
     finally:
         if not keep:

@@ -27,6 +27,9 @@ class LoadSpec:
     ``keep_alive=False`` sends ``Connection: close``, so every request opens a new TCP connection.
     ``rate_per_user`` (req/s) paces users; None runs a closed loop as fast as answers come.
     ``node`` pins the locust pods to one node (so traffic crosses nodes as the caller wants).
+    ``spread=True`` puts the workers on different nodes instead (one per node, by required pod
+    anti-affinity), so a run's rate is not capped by one node's CPU; ``node`` then pins only the
+    master, which sends no traffic. The cluster needs ``workers`` schedulable nodes.
     """
 
     targets: tuple[str, ...]
@@ -41,6 +44,7 @@ class LoadSpec:
     path: str = "/"
     request_timeout_s: float = 3.0
     node: str | None = None
+    spread: bool = False
     labels: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -54,6 +58,7 @@ class LoadSpec:
             _whole("max_requests", self.max_requests, 1, 10**9, " or None")
         _flag("keep_alive", self.keep_alive)
         _flag("sticky", self.sticky)
+        _flag("spread", self.spread)
         if self.rate_per_user is not None:
             _positive("rate_per_user", self.rate_per_user, " or None")
         if not isinstance(self.path, str) or not self.path.startswith("/") or _has_space(self.path):

@@ -148,7 +148,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return runner.run(modes, runner.parse_suites(args.suites),
                       args.resume if args.resume is not None else new_run_id(), Path(args.results_dir),
                       resume=args.resume is not None, history=[Path(p) for p in args.history], target=target,
-                      image_registry=args.image_registry)
+                      image_registry=args.image_registry, load_workers=args.load_workers)
 
 
 def _cmd_cleanup(args: argparse.Namespace) -> int:
@@ -158,6 +158,16 @@ def _cmd_cleanup(args: argparse.Namespace) -> int:
 
     cleanup.cleanup(Path(args.kubeconfig).expanduser(), args.context, args.run_id)
     return 0
+
+
+def _load_workers_arg(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= 50:
+        raise argparse.ArgumentTypeError(f"must be a whole number 1..50 (locust workers, one per node), got {value!r}")
+    return n
 
 
 def _mode_arg(value: str) -> str:
@@ -327,6 +337,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="run against the existing cluster of this kubeconfig (created and deleted by nobody "
                           "but you; its proxy mode is detected); `proxylab cleanup` removes what the run left")
     run.add_argument("--context", default=None, metavar="NAME", help="the kubeconfig's context (default: current)")
+    run.add_argument("--load-workers", default=1, type=_load_workers_arg, metavar="N",
+                     help="locust workers of each throughput run, spread one per node (default 1); "
+                          "needs N schedulable worker nodes")
     run.set_defaults(func=_cmd_run)
 
     cl = sub.add_parser("cleanup", help="remove what proxylab created in a cluster (by its run label only)")

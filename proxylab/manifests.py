@@ -6,6 +6,7 @@ the minimal pieces every suite needs: echo backends, a Service, and a probe clie
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from . import runlabels
@@ -20,6 +21,17 @@ RESTRICTED_CONTAINER_SECURITY: dict[str, Any] = {
     "seccompProfile": {"type": "RuntimeDefault"},
 }
 
+
+
+def on_nodes(nodes: Iterable[str]) -> dict[str, Any]:
+    """A pod ``affinity`` that keeps the pod on the named nodes.
+
+    Matched on the Node object's name (``matchFields: metadata.name``), not on the
+    ``kubernetes.io/hostname`` label: on many real clusters (clouds, FQDN hostnames) the label's
+    value is not the node's name, and a nodeSelector on it would leave the pod Pending.
+    """
+    return {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+        {"matchFields": [{"key": "metadata.name", "operator": "In", "values": list(nodes)}]}]}}}
 
 def namespace(name: str) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "Namespace",
@@ -51,7 +63,7 @@ def echo_deployment(name: str, image: str, replicas: int, node: str | None = Non
         }],
     }
     if node:
-        spec["nodeSelector"] = {"kubernetes.io/hostname": node}
+        spec["affinity"] = on_nodes([node])
     return {"apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {"name": name, "labels": labels},
             "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
@@ -77,6 +89,6 @@ def probe_pod(name: str, image: str, node: str | None = None) -> dict[str, Any]:
                         "securityContext": RESTRICTED_CONTAINER_SECURITY}],
     }
     if node:
-        spec["nodeSelector"] = {"kubernetes.io/hostname": node}
+        spec["affinity"] = on_nodes([node])
     return {"apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": name, "labels": {"role": "probe", "probe-name": name}}, "spec": spec}

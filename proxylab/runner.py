@@ -133,9 +133,12 @@ class Target:
 
 
 def pytest_argv(mode: ProxyMode, suites: Sequence[str], run_id: str, results_dir: Path,
-                python: str = sys.executable, target: Target | None = None, image_registry: str = "") -> list[str]:
+                python: str = sys.executable, target: Target | None = None, image_registry: str = "",
+                load_workers: int = 1) -> list[str]:
     junit = results_dir / run_id / mode.value / "junit.xml"
     registry = ["--image-registry", image_registry] if image_registry else []
+    if load_workers != 1:
+        registry += ["--load-workers", str(load_workers)]
     return [python, "-m", "pytest", *(f"suites/{s}" for s in suites), "-m", "e2e", "--proxy-mode", mode.value,
             "--run-id", run_id, "--results-dir", str(results_dir), f"--junitxml={junit}", *registry,
             "-v", "-rfEs", "-p", "no:cacheprovider", *(target.argv() if target else [])]
@@ -244,9 +247,10 @@ def _run_mode(argv: list[str], label: Callable[[str], str], out: Callable[[str],
 
 def run(modes: Sequence[ProxyMode], suites: Sequence[str], run_id: str, results_dir: Path, *,
         resume: bool = False, history: Sequence[Path] = (), out: Callable[[str], None] = print,
-        target: Target | None = None, image_registry: str = "") -> int:
+        target: Target | None = None, image_registry: str = "", load_workers: int = 1) -> int:
     """Run every mode, build the report; 0 when no mode failed, 1 otherwise, 130 when stopped.
-    ``image_registry``: push proxylab's own images there and have the clusters pull them."""
+    ``image_registry``: push proxylab's own images there and have the clusters pull them.
+    ``load_workers``: locust workers per throughput run, one per node."""
     results_dir = results_dir.resolve()
     validate_run_id(run_id)
     if not modes:
@@ -282,7 +286,7 @@ def run(modes: Sequence[ProxyMode], suites: Sequence[str], run_id: str, results_
                 return progress(time.monotonic() - t0, mode.value, suites, line)
 
             code = _run_mode(pytest_argv(mode, suites, run_id, results_dir, target=target,
-                                         image_registry=image_registry), label, out)
+                                         image_registry=image_registry, load_workers=load_workers), label, out)
             if read_doc(path) is None:
                 _record_crash(path, run_id, mode, code)
             outcomes.append(ModeOutcome(mode.value, code, time.monotonic() - m0))

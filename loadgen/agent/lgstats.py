@@ -125,11 +125,14 @@ def merge_seconds(into: Seconds, more: Mapping[str, Mapping[str, Any]]) -> None:
 
 
 def merge_report(state: dict[str, Any], report: Mapping[str, Any]) -> None:
-    """Master side: add one worker report into ``state`` (seconds, backends, cpu per worker)."""
+    """Master side: add one worker report into ``state`` (seconds, backends; cpu and requests per worker)."""
     merge_seconds(state.setdefault("seconds", {}), report.get("seconds", {}))
     _add_counts(state.setdefault("backends", {}), report.get("backends", {}))
     worker = str(report.get("worker", "unknown"))
     state.setdefault("cpu", {}).setdefault(worker, []).extend([list(s) for s in report.get("cpu", [])])
+    made = sum(int(s.get("n", 0)) for s in report.get("seconds", {}).values())
+    per_worker = state.setdefault("worker_requests", {})
+    per_worker[worker] = per_worker.get(worker, 0) + made
 
 
 def merge_hist(hists: Iterable[Mapping[str, int]]) -> dict[int, int]:

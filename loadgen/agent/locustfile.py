@@ -221,7 +221,7 @@ def _quitting(environment: Any, **_kw: Any) -> None:
     out = {"schema": 1, "spec": json.loads(environment.parsed_options.pl_spec), "started": _started,
            "ended": time.time(), "workers_reporting": len(_master["cpu"]), "reports": _master["reports"],
            "seconds": _master["seconds"], "backends": _master["backends"], "cpu": _master["cpu"],
-           "master_cpu": _master_cpu, "locust": locust_totals}
+           "worker_requests": _master.get("worker_requests", {}), "master_cpu": _master_cpu, "locust": locust_totals}
     # Chunked: container runtimes split log lines longer than 16 KiB, and the pod-log API does not
     # join them back. Each line: marker, index, count, piece (see loadgen.runner.parse_master_log).
     text = json.dumps(out, separators=(",", ":"))

@@ -23,6 +23,7 @@ class PerfConfig:
     failover_window_s: float = 14.0  # observed after each fault
     failover_interval_ms: int = 10  # the probe's steady rate: one new connection per interval
     first_packet_samples: int = 1000  # connects per K for the first-packet latency
+    load_workers: int = 1  # locust workers of each throughput run, one per node when > 1
 
     def __post_init__(self) -> None:
         if not 1 <= self.repeats <= 50:
@@ -42,6 +43,8 @@ class PerfConfig:
             raise ValueError(f"--perf-fast-duration must be 2..120 s, got {self.fast_duration_s}")
         if not 10 <= self.first_packet_samples <= 10_000:
             raise ValueError(f"--perf-first-packet-samples must be 10..10000, got {self.first_packet_samples}")
+        if not 1 <= self.load_workers <= 50:
+            raise ValueError(f"--load-workers must be 1..50 (one per node), got {self.load_workers}")
 
     def to_json(self) -> dict[str, Any]:
         return {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v for f in fields(self)}

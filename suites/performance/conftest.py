@@ -45,6 +45,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="ms between the failover probe's requests (one new connection each)")
     g.addoption("--perf-fast-duration", type=int, default=None, help="seconds of each wrk/vegeta run")
     g.addoption("--perf-first-packet-samples", type=int, default=None, help="connects per K for first-packet latency")
+    g.addoption("--load-workers", type=int, default=None, metavar="N",
+                help="locust workers of each throughput run, one per node (pod anti-affinity), the master "
+                     "adding up their reports; needs N schedulable worker nodes (default 1: one worker on the "
+                     "client's node)")
 
 
 @pytest.fixture(scope="session")
@@ -56,7 +60,7 @@ def perf(pytestconfig: pytest.Config) -> profile.PerfConfig:
             "sweep": opt("--perf-services-sweep"), "failover_window_s": opt("--perf-failover-window"),
             "failover_interval_ms": opt("--perf-failover-interval"),
             "first_packet_samples": opt("--perf-first-packet-samples"),
-            "fast_duration_s": opt("--perf-fast-duration")})
+            "fast_duration_s": opt("--perf-fast-duration"), "load_workers": opt("--load-workers")})
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
 

@@ -59,6 +59,16 @@ def echo(namespace: Namespace) -> Echo:
     return Echo(namespace, ip, pods, client_node(namespace))
 
 
+@pytest.fixture(scope="module", autouse=True)
+def enough_nodes_for_load_workers(namespace: Namespace, perf: PerfConfig) -> None:
+    """--load-workers N puts one locust worker per node: with fewer worker nodes the pods would stay Pending."""
+    nodes = namespace.workers
+    if perf.load_workers > max(len(nodes), 1):
+        pytest.fail(f"--load-workers {perf.load_workers}: the cluster has {len(nodes)} worker node(s) "
+                    f"({', '.join(nodes) or 'none'}) and each locust worker needs its own; give at most "
+                    f"{max(len(nodes), 1)}", pytrace=False)
+
+
 @dataclass
 class Pairs:
     """Per repeat: the baseline run and the Service run back to back, and the proxy's usage during
@@ -91,7 +101,8 @@ def _run(e: Echo, perf: PerfConfig, runs: Runs, targets: tuple[str, ...], keep_a
          sticky: bool = False) -> LoadResult:
     """One locust run; an empty or short run is re-run once and fails the test if invalid again."""
     spec = LoadSpec(targets=targets, users=perf.users, spawn_rate=max(perf.users, 1), duration_s=perf.duration_s,
-                    keep_alive=keep_alive, sticky=sticky, node=e.node)
+                    keep_alive=keep_alive, sticky=sticky, node=e.node, workers=perf.load_workers,
+                    spread=perf.load_workers > 1)
     got = validity.measure(lambda: run_load(e.ns.api, e.ns.name, spec),
                            lambda r: validity.locust_problems(r, spec), f"locust run to {', '.join(targets)}")
     if got.discarded:
@@ -148,7 +159,7 @@ def _record(metrics: dict[str, Any], results: list[LoadResult], perf: PerfConfig
         perf=perf.to_json(), spec=results[0].spec, repeats=[r.summary() for r in results],
         requests=requests, failures=sum(r.failures for r in results),
         error_ratio=round(sum(r.failures for r in results) / requests, 6) if requests else None,
-        generator_bound=any(r.generator_bound for r in results),
+        generator_bound=any(r.generator_bound for r in results), load_workers=perf.load_workers,
         rps_timeline=[[s.t, s.requests] for s in results[0].timeline],
         rps_method="steady state: mean requests per whole second, first and last second left out")
     return per
@@ -191,7 +202,8 @@ def test_cluster_ip(echo: Echo, perf: PerfConfig, proxy: ProxyObserver, runs: Ru
         p99_ratio_stats=p99.as_metrics(),
         baseline_rps=[v for v in base_per["rps"]], baseline_p50_ms=base_per["p50_ms"],
         ratio_method="per repeat: Service run i / baseline run i, run back to back (baseline first in even repeats, "
-                     "Service first in odd ones; same client node, backends, load)",
+                     "Service first in odd ones; same client node(s), backends, load; with --load-workers N the "
+                     "locust workers are spread one per node for both runs)",
         cpu_millicores=cpu.mean and round(cpu.mean, 1), cpu_millicores_stats=cpu.as_metrics(),
         memory_mib=mem.mean and round(mem.mean, 1), memory_mib_stats=mem.as_metrics(),
         proxy_usage=usages, invalid_runs=list(runs.discarded),

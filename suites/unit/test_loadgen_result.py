@@ -50,6 +50,17 @@ def test_generator_bound_if_any_worker_is() -> None:
     assert [w.bound for w in res.workers] == [False, True]
 
 
+def test_each_worker_has_its_node_requests_and_bound_flag() -> None:
+    raw = _raw({"lg-x-worker-0": [[1.0, 30.0]] * 4, "lg-x-worker-1": [[1.0, 95.0]] * 4})
+    raw.update(worker_nodes={"lg-x-worker-0": "n1", "lg-x-worker-1": "n2"},
+               worker_requests={"lg-x-worker-0": 9, "lg-x-worker-1": 6})
+    res = from_raw(raw)
+    assert [(w.worker, w.node, w.requests, w.bound) for w in res.workers] == [
+        ("lg-x-worker-0", "n1", 9, False), ("lg-x-worker-1", "n2", 6, True)]
+    assert res.summary()["workers"][1] == {"worker": "lg-x-worker-1", "node": "n2", "requests": 6, "cpu_mean": 95.0,
+                                           "cpu_max": 95.0, "generator_bound": True}
+
+
 def test_master_log_result_is_joined_from_chunks() -> None:
     text = json.dumps({"seconds": {}, "pad": "x" * 30})
     a, b = text[:20], text[20:]

@@ -81,3 +81,4 @@ def test_record_and_merge_reports_from_two_workers() -> None:
                                 "1001": {"n": 1, "fail": {}, "hist": {"500": 1}}}
     assert state["backends"] == {"p1": 3, "p2": 3}
     assert state["cpu"] == {"a": [[1000.0, 50.0], [1001.0, 60.0]], "b": [[1000.0, 40.0]]}
+    assert state["worker_requests"] == {"a": 3, "b": 1}  # failed requests count: they were made

@@ -58,7 +58,8 @@ def test_render_children_select_by_fixture_label_and_are_least_privileged() -> N
     assert pod["terminationGracePeriodSeconds"] == 12
     assert {"name": "DRAIN_SECONDS", "value": "7"} in pod["containers"][0]["env"]
     terms = pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
-    assert terms[0]["matchExpressions"][0]["values"] == ["w1"]
+    # by the Node object's name (matchFields), not the hostname label, which may differ from it
+    assert terms[0]["matchFields"] == [{"key": "metadata.name", "operator": "In", "values": ["w1"]}]
     assert svc["spec"]["sessionAffinityConfig"] == {"clientIP": {"timeoutSeconds": 10}}
     assert [p["protocol"] for p in svc["spec"]["ports"]] == ["TCP", "UDP"]
     assert svc["metadata"]["labels"][FIXTURE_LABEL] == "fx", "EndpointSlices inherit it: status updates rely on it"
