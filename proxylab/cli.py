@@ -145,8 +145,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         modes = runner.existing_modes(target, runner.parse_modes(args.modes) if args.modes else None)
     else:
         modes = runner.parse_modes(args.modes)
+    if args.run_id and args.resume:
+        raise ProxylabError("--run-id names a new run and --resume an earlier one: give one of them")
     return runner.run(modes, runner.parse_suites(args.suites),
-                      args.resume if args.resume is not None else new_run_id(), Path(args.results_dir),
+                      args.resume or args.run_id or new_run_id(), Path(args.results_dir),
                       resume=args.resume is not None, history=[Path(p) for p in args.history], target=target,
                       image_registry=args.image_registry, load_workers=args.load_workers)
 
@@ -327,6 +329,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "(default: conformance, performance, production, upstream)")
     run.add_argument("--resume", default=None, metavar="RUN_ID", type=_run_id_arg,
                      help="continue RUN_ID: skip modes already finished")
+    run.add_argument("--run-id", default=None, metavar="ID", type=_run_id_arg,
+                     help="the new run's id (default: the UTC time); it labels what the run creates, "
+                          "so `proxylab cleanup --run-id ID` removes exactly that")
     run.add_argument("--results-dir", default="results", help="results/<run-id>/<mode>/results.json go here")
     run.add_argument("--history", action="append", default=[], metavar="DIR",
                      help="earlier results for the report's trends and regressions; repeatable")

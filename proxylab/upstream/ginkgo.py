@@ -12,7 +12,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,8 +54,9 @@ def argv_for(specs: Sequence[Spec], *, bin_dir: Path, kubeconfig: Path, work_dir
 
 
 def run_specs(specs: Sequence[Spec], *, bin_dir: Path, kubeconfig: Path, work_dir: Path, procs: int,
-              timeout_seconds: int, nodes: int) -> GinkgoRun:
-    """Run ``specs``; ginkgo's output goes to ``work_dir/ginkgo.log``, its JSON report beside it."""
+              timeout_seconds: int, nodes: int, env: Mapping[str, str] | None = None) -> GinkgoRun:
+    """Run ``specs``; ginkgo's output goes to ``work_dir/ginkgo.log``, its JSON report beside it.
+    ``env``: more environment for e2e.test (e.g. KUBE_TEST_REPO_LIST)."""
     work_dir.mkdir(parents=True, exist_ok=True)
     (work_dir / REPORT).unlink(missing_ok=True)
     argv = argv_for(specs, bin_dir=bin_dir, kubeconfig=kubeconfig, work_dir=work_dir, procs=procs,
@@ -66,7 +67,7 @@ def run_specs(specs: Sequence[Spec], *, bin_dir: Path, kubeconfig: Path, work_di
     with log.open("w") as out:
         # Its own session: a hard kill takes ginkgo's parallel processes with it.
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True, env={**os.environ, "KUBECONFIG": str(kubeconfig)})
+                                start_new_session=True, env={**os.environ, **(env or {}), "KUBECONFIG": str(kubeconfig)})
         try:
             code = proc.wait(timeout=timeout_seconds + GRACE_SECONDS)
         except subprocess.TimeoutExpired:

@@ -91,6 +91,18 @@ def test_cli_errors_exit_2_with_one_line(capsys: pytest.CaptureFixture[str]) -> 
     assert err.startswith("proxylab: error: --modes names iptables twice") and err.count("\n") == 1
 
 
+@pytest.mark.parametrize("value", ["0", "-1", "51", "two", "1.5"])
+def test_load_workers_must_be_1_to_50(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["run", "--load-workers", value])
+    assert "one per node" in capsys.readouterr().err
+
+
+def test_run_id_and_resume_together_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["run", "--modes", "iptables", "--run-id", "a1", "--resume", "a0"]) == 2
+    assert "give one of them" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("value", ["nan", "-50", "inf", "ten", "20000"])
 def test_report_threshold_must_be_a_finite_percentage(value: str) -> None:
     with pytest.raises(SystemExit):

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from proxylab import cluster as cluster_mod
 from proxylab.cluster import ClusterInfo
 from proxylab.images import upstream as images
+from proxylab.images.catalog import cluster_catalog
 from proxylab.modes import ProxyMode
-from proxylab.upstream import ginkgo
+from proxylab.upstream import agnhost, ginkgo
 from proxylab.upstream.specs import CI_SUBSET, Outcome, Spec, by_slug, read_spec_list
 from proxylab.versions import load_pins
 
@@ -43,7 +42,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 class UpstreamRun:
     ginkgo: ginkgo.GinkgoRun
     ran: list[Spec]  # the specs ginkgo was asked to run
-    image_load_seconds: float
+    agnhost: agnhost.Provided  # how the cluster got agnhost (kind load, a registry, its own pull)
     work_dir: Path
 
     def outcome(self, spec: Spec) -> Outcome | None:
@@ -62,15 +61,13 @@ def upstream_run(pytestconfig: pytest.Config, cluster: ClusterInfo, proxy_mode: 
     missing = images.missing_message(pins)
     if missing:
         pytest.fail(missing)
-    t0 = time.monotonic()
-    cluster_mod.load_image(cluster.name, images.agnhost_image(pins))
-    loaded = time.monotonic() - t0
     runnable = [s for s in selected_specs(pytestconfig) if not s.skip_reason()]
     work_dir = (Path(pytestconfig.getoption("--results-dir")) / pytestconfig.getoption("--run-id")
                 / proxy_mode.value / "upstream")
+    provided = agnhost.provide(cluster, images.agnhost_image(pins), cluster_catalog().registry, work_dir)
     print(f"\nupstream: {len(runnable)} specs with ginkgo ({PROCS} processes); log {work_dir / ginkgo.LOG}",
           flush=True)
     result = ginkgo.run_specs(runnable, bin_dir=images.upstream_bin_dir(), kubeconfig=cluster.kubeconfig,
                               work_dir=work_dir, procs=PROCS, timeout_seconds=300 + SECONDS_PER_SPEC * len(runnable),
-                              nodes=len(cluster.nodes) - 1)
-    return UpstreamRun(result, runnable, round(loaded, 1), work_dir)
+                              nodes=len(cluster.nodes) - 1, env=provided.env)
+    return UpstreamRun(result, runnable, provided, work_dir)

@@ -54,7 +54,9 @@ def test_upstream_run(upstream_run: UpstreamRun, metrics: dict[str, Any]) -> Non
     unreported = [slug for slug, o in outcomes.items() if o is None]
     metrics.update(wall_seconds=run.wall_seconds, procs=PROCS, specs=len(upstream_run.ran), **counts,
                    unreported=unreported, exit_code=run.exit_code, killed=run.killed,
-                   agnhost_load_seconds=upstream_run.image_load_seconds, ginkgo_log=str(run.log),
+                   agnhost_load_seconds=upstream_run.agnhost.seconds,
+                   agnhost_source=upstream_run.agnhost.how, agnhost_reference=upstream_run.agnhost.reference,
+                   ginkgo_log=str(run.log),
                    argv=run.argv[:3])
     assert not run.killed, f"ginkgo did not stop within its timeout; log {run.log}"
     assert not unreported, f"ginkgo's report lacks {len(unreported)} spec(s): {', '.join(unreported)}"
