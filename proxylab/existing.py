@@ -154,16 +154,25 @@ def _host_networks() -> list[str]:
     return out
 
 
+def guarded_ranges(ranges: ClusterRanges) -> list[str]:
+    """What the guard must cover for this cluster: its own ranges, and proxylab's fixed ones, i.e.
+    the addresses the suites send to on purpose as "unprogrammed" (in 10.96.0.0/12 and
+    10.244.0.0/16, which a cluster's own ranges need not contain: kind's default service range is a
+    /16) and the upstream specs' external addresses (proxylab/guard.py)."""
+    return _dedup(ranges.service + ranges.pod + list(guard.GUARDED_CIDRS))
+
+
 def ensure_guard(ranges: ClusterRanges) -> list[str]:
-    """Make the host's containment guard cover ``ranges`` (installing routes for what it does not
-    cover yet); the ranges newly guarded. ContainmentError when a range is unknown or cannot be
-    guarded, so no test traffic starts without it."""
+    """Make the host's containment guard cover :func:`guarded_ranges` (installing routes for what
+    it does not cover yet); the ranges newly guarded. ContainmentError when a range is unknown or
+    cannot be guarded, so no test traffic starts without it."""
     if not ranges.service or not ranges.pod:
         what = "service" if not ranges.service else "pod"
         raise ContainmentError(f"could not read the cluster's {what} range ({'; '.join(ranges.sources) or 'no source'})"
                                ", so the host's containment guard cannot be checked; refusing to send traffic. "
                                "Expose it (kubeadm-config ConfigMap, node podCIDRs, ServiceCIDR objects)")
-    missing = uncovered(ranges.service + ranges.pod, guard.installed_routes())
+    wanted = guarded_ranges(ranges)
+    missing = uncovered(wanted, guard.installed_routes())
     host = [ipaddress.ip_network(n) for n in _host_networks()]
     clash = [c for c in missing if any(ipaddress.ip_network(c).overlaps(h) for h in host)]
     if clash:
@@ -171,7 +180,7 @@ def ensure_guard(ranges: ClusterRanges) -> list[str]:
                                "containment guard cannot make them unreachable; refusing to send traffic")
     if missing:
         guard.install(tuple(missing))
-    still = uncovered(ranges.service + ranges.pod, guard.installed_routes())
+    still = uncovered(wanted, guard.installed_routes())
     if still:
         raise ContainmentError(f"containment routes for {', '.join(still)} are missing after installing them")
     return missing
@@ -274,10 +283,9 @@ def prepare(existing: Existing, say: Any = print) -> None:
     access.require_permissions(api, access.RUN_PERMISSIONS, "a test run")
     if existing.local is not None:
         added = ensure_guard(existing.ranges)
-        say(f"containment guard: covers {', '.join(existing.ranges.service + existing.ranges.pod)}"
-            + (f" (routes added for {', '.join(added)})" if added else ""))
-        existing.doc["containment"] = {"guarded": existing.ranges.service + existing.ranges.pod, "added": added,
-                                       "sources": existing.ranges.sources}
+        covered = guarded_ranges(existing.ranges)
+        say(f"containment guard: covers {', '.join(covered)}" + (f" (routes added for {', '.join(added)})" if added else ""))
+        existing.doc["containment"] = {"guarded": covered, "added": added, "sources": existing.ranges.sources}
     else:
         existing.doc["containment"] = {"guarded": [], "reason": "not a local cluster: its traffic does not cross "
                                                                   "this host"}

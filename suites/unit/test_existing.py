@@ -294,3 +294,15 @@ def test_guard_refuses_a_range_that_overlaps_the_hosts_own_network() -> None:
         pytest.skip("this host has no IPv4 network besides loopback")
     with pytest.raises(ContainmentError, match="overlap this host's own networks"):
         ensure_guard(ClusterRanges(service=["10.96.0.0/12"], pod=[own], sources=["test"]))
+
+
+def test_the_guard_of_an_existing_cluster_covers_what_the_suites_target_on_purpose() -> None:
+    """A plain kind cluster's service range is 10.96.0.0/16; the containment tests connect to
+    10.111.222.233 (in proxylab's 10.96.0.0/12) and the upstream specs to 203.0.113.250 and 10.0.0.24.
+    Guarding only the cluster's own ranges let those connections leave the host (seen 2026-12-01)."""
+    from proxylab.existing import ClusterRanges, guarded_ranges, uncovered
+
+    ranges = ClusterRanges(service=["10.96.0.0/16"], pod=["10.244.0.0/16"], sources=["test"])
+    targets = ["10.111.222.233/32", "10.244.250.250/32", "203.0.113.250/32", "10.0.0.24/32", "2001:db8::cb00:71fa/128"]
+    assert uncovered(targets, guarded_ranges(ranges)) == []
+    assert uncovered(["10.96.0.0/16", "10.244.0.0/16"], guarded_ranges(ranges)) == []
