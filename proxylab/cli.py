@@ -53,6 +53,13 @@ def _cmd_cluster_down(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_cluster_network(args: argparse.Namespace) -> int:
+    from . import plainkind
+
+    plainkind.prepare(args.name, load_images=not args.no_images)
+    return 0
+
+
 def _cmd_cluster_list(args: argparse.Namespace) -> int:
     from . import cluster
 
@@ -286,6 +293,11 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("name")
     sw.add_argument("--to", required=True, metavar="MODE", help="the mode to switch to, e.g. nftables")
     sw.set_defaults(func=_cmd_cluster_switch_mode)
+    net = c.add_parser("network", help="pod networking and proxylab's images for a kind cluster made outside "
+                                       "proxylab from its node image (with disableDefaultCNI: true)")
+    net.add_argument("name", help="the kind cluster's name")
+    net.add_argument("--no-images", action="store_true", help="do not load proxylab's own images")
+    net.set_defaults(func=_cmd_cluster_network)
     ls = c.add_parser("list", help="list proxylab clusters")
     ls.set_defaults(func=_cmd_cluster_list)
 

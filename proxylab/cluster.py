@@ -124,6 +124,17 @@ def _kind(*args: str, timeout: float = 900, hint: str = "") -> str:
     return run([str(kind), *args], env={"KIND_EXPERIMENTAL_DOCKER_NETWORK": NETWORK}, timeout=timeout, hint=hint).stdout
 
 
+def kind_nodes(name: str) -> list[str]:
+    """The node containers of kind cluster ``name`` (empty when there is no such cluster)."""
+    text = _kind("get", "nodes", "--name", name)
+    return [] if "No kind nodes" in text else text.split()
+
+
+def kind_kubeconfig(name: str) -> str:
+    """kind's kubeconfig (for this host) of cluster ``name``."""
+    return _kind("get", "kubeconfig", "--name", name)
+
+
 def kind_clusters() -> list[str]:
     if not kind_binary().exists() or not docker.engine_version():
         return []
