@@ -44,3 +44,15 @@ def test_configmap_ships_the_agent() -> None:
     cm = pods.configmap("abc")
     assert set(cm["data"]) == {"locustfile.py", "lgstats.py"}
     assert "report_to_master" in cm["data"]["locustfile.py"]
+
+
+def test_run_passes_load_workers_to_pytest_only_when_more_than_one() -> None:
+    from pathlib import Path
+
+    from proxylab.modes import ProxyMode
+    from proxylab.runner import pytest_argv
+
+    mode = ProxyMode.parse("nftables")
+    assert "--load-workers" not in pytest_argv(mode, ["performance"], "r1", Path("/r"))
+    two = pytest_argv(mode, ["performance"], "r1", Path("/r"), load_workers=2)
+    assert two[two.index("--load-workers") + 1] == "2"
