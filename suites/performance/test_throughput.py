@@ -25,7 +25,10 @@ from suites.namespaces import Namespace
 from . import datapath
 from .conftest import ProxyObserver, client_node, generator_pod
 
-pytestmark = [pytest.mark.e2e, pytest.mark.node_access]  # the node containers' CPU, read on this host (perf/interference.py)
+# The locust runs (scenarios 1-3) need no view of the nodes from this host, so they also run on a
+# remote cluster (the proxy's CPU comes through the node agent); the wrk/vegeta data path checks
+# the node containers' CPU on this host (perf/interference.py): `node_access`, local kind only.
+pytestmark = [pytest.mark.e2e]
 
 BACKENDS = 5
 CONNS = {"keepalive": True, "newconn": False}
@@ -251,6 +254,7 @@ OPEN_LOOP_MAX_ERROR_RATIO = 0.001
 
 
 @records(DATAPATH_KEEPALIVE_RATIO, DATAPATH_NEWCONN_RATIO, DATAPATH_NEWCONN_KERNEL_CPU)
+@pytest.mark.node_access
 @pytest.mark.parametrize("conn", list(CONNS))
 def test_data_path(one: One, perf: PerfConfig, metrics: dict[str, Any], conn: str) -> None:
     """Closed-loop capacity through the ClusterIP / the pod IP (wrk, ABBA pairs), then open-loop
@@ -283,6 +287,7 @@ def test_data_path(one: One, perf: PerfConfig, metrics: dict[str, Any], conn: st
                 f"{conn}: vegeta at {row['rate']}/s to the {label}: {failed} of {r['requests']} requests failed: {r}")
 
 
+@pytest.mark.node_access
 def test_instrument_cross_check(echo: Echo, one: One, perf: PerfConfig, proxy: ProxyObserver, runs: Runs,
                                 metrics: dict[str, Any]) -> None:
     """Both instruments on one target (the 5-backend ClusterIP, keep-alive, the same concurrency):
