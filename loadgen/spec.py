@@ -6,6 +6,8 @@ import json
 import math
 from dataclasses import asdict, dataclass, field
 
+from proxylab.constants import MAX_LOAD_WORKERS
+
 from .errors import LoadSpecError
 
 MAX_DURATION_S = 600  # hard cap for any run, whatever the caller asks
@@ -51,7 +53,7 @@ class LoadSpec:
         """Every field checked for type and range: a LoadSpecError naming the field, never another error."""
         _targets(self.targets)
         _whole("users", self.users, 1, 10_000)
-        _whole("workers", self.workers, 1, 50)
+        _whole("workers", self.workers, 1, MAX_LOAD_WORKERS)
         _positive("spawn_rate", self.spawn_rate)
         _whole("duration_s", self.duration_s, 1, MAX_DURATION_S, " (it is the run's hard cap)")
         if self.max_requests is not None:

@@ -8,6 +8,7 @@ import math
 import sys
 from collections.abc import Sequence
 
+from .constants import MAX_LOAD_WORKERS
 from .errors import ProxylabError
 from .modes import ProxyMode, all_modes
 
@@ -174,8 +175,9 @@ def _load_workers_arg(value: str) -> int:
         n = int(value)
     except ValueError:
         n = 0
-    if not 1 <= n <= 50:
-        raise argparse.ArgumentTypeError(f"must be a whole number 1..50 (locust workers, one per node), got {value!r}")
+    if not 1 <= n <= MAX_LOAD_WORKERS:
+        raise argparse.ArgumentTypeError(f"must be a whole number 1..{MAX_LOAD_WORKERS} (locust workers, one per node), "
+                                         f"got {value!r}")
     return n
 
 

@@ -255,7 +255,7 @@ def _wait_for_pod_cidrs(plan: _Plan) -> list[cni.NodeNet]:
     api = kube.api_client(plan.kubeconfig)
     expected = plan.workers + 1
     wait_for(lambda: _pod_cidrs_assigned(api, expected), timeout=120, what=f"podCIDRs on {expected} nodes")
-    return [cni.NodeNet(n, ip, cidr or "") for n, ip, cidr in kube.node_networks(api)]
+    return cni.node_nets(api)
 
 
 def load_image(name: str, ref: str, timeout: float = 900) -> None:

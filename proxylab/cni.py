@@ -11,6 +11,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from kubernetes.client import ApiClient
+
+from . import kube
 from .shell import run
 
 CONFLIST_PATH = "/etc/cni/net.d/10-proxylab-ptp.conflist"
@@ -21,6 +24,11 @@ class NodeNet:
     name: str
     ip: str
     pod_cidr: str
+
+
+def node_nets(api: ApiClient) -> list[NodeNet]:
+    """Every node's name, InternalIP and podCIDR ("" where it has none yet)."""
+    return [NodeNet(n, ip, cidr or "") for n, ip, cidr in kube.node_networks(api)]
 
 
 def conflist(pod_cidr: str) -> str:

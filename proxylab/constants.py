@@ -14,3 +14,4 @@ KUBE_PROXY_METRICS_PORT = 10249  # kube-proxy's metricsBindAddress (and /proxyMo
 CILIUM_AGENT_METRICS_PORT = 9962  # the Cilium agent's Prometheus endpoint (hostNetwork)
 ECHO_HTTP_PORT = 8080  # the echo backend's HTTP port (containerPort and Services' targetPort)
 ECHO_UDP_PORT = 8081
+MAX_LOAD_WORKERS = 50  # locust workers of one load run (--load-workers, LoadSpec.workers)

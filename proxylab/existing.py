@@ -18,7 +18,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -276,16 +276,21 @@ def open_cluster(kubeconfig: Path, context: str | None, given: ProxyMode | None,
     return Existing(info, doc, ranges, local)
 
 
+def guard_local(ranges: ClusterRanges, say: Callable[[str], None] = print) -> dict[str, Any]:
+    """:func:`ensure_guard`, said in one line; returns what ``run.cluster.containment`` records."""
+    added = ensure_guard(ranges)
+    covered = guarded_ranges(ranges)
+    say(f"containment guard: covers {', '.join(covered)}" + (f" (routes added for {', '.join(added)})" if added else ""))
+    return {"guarded": covered, "added": added, "sources": ranges.sources}
+
+
 def prepare(existing: Existing, say: Any = print) -> None:
     """Before any test traffic: the permissions a run needs, and for a local kind cluster the
     containment guard over its ranges."""
     api = access.connect(existing.info.kubeconfig)
     access.require_permissions(api, access.RUN_PERMISSIONS, "a test run")
     if existing.local is not None:
-        added = ensure_guard(existing.ranges)
-        covered = guarded_ranges(existing.ranges)
-        say(f"containment guard: covers {', '.join(covered)}" + (f" (routes added for {', '.join(added)})" if added else ""))
-        existing.doc["containment"] = {"guarded": covered, "added": added, "sources": existing.ranges.sources}
+        existing.doc["containment"] = guard_local(existing.ranges, say)
     else:
         existing.doc["containment"] = {"guarded": [], "reason": "not a local cluster: its traffic does not cross "
                                                                   "this host"}

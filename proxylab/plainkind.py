@@ -30,11 +30,8 @@ def prepare(name: str, load_images: bool = True, say: Callable[[str], None] = pr
         path.write_text(cluster.kind_kubeconfig(name))
         path.chmod(0o600)
         api = kube.api_client(path)
-        _, _, ranges, _ = existing.detect(api)
-        added = existing.ensure_guard(ranges)
-        say(f"containment guard: covers {', '.join(existing.guarded_ranges(ranges))}"
-            + (f" (added {', '.join(added)})" if added else ""))
-        nets = [cni.NodeNet(n, ip, cidr or "") for n, ip, cidr in kube.node_networks(api)]
+        existing.guard_local(existing.detect(api)[2], say)
+        nets = cni.node_nets(api)
     lacking = [n.name for n in nets if not n.ip or not n.pod_cidr]
     if lacking:
         raise ClusterError(f"node(s) {', '.join(lacking)} have no InternalIP or podCIDR yet: wait until "

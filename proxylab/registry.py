@@ -152,18 +152,19 @@ class Push:
     seconds: float
 
 
+def push_image(local: str, remote: str, registry: str) -> Push:
+    """docker tag + docker push of the local image ``local`` as ``remote`` (in ``registry``)."""
+    if not docker.image_exists(local):
+        raise RegistryError(f"image {local} not found; run `proxylab images build` first")
+    t0 = time.monotonic()
+    run(["docker", "tag", local, remote])
+    run(["docker", "push", "-q", remote], timeout=1800,
+        hint=f"could not push to {registry}: `docker login` to it, or for the local one `proxylab registry up`")
+    return Push(local, remote, round(time.monotonic() - t0, 2))
+
+
 def push(catalog: Catalog) -> list[Push]:
-    """docker tag + docker push of proxylab's own images to ``catalog.registry``."""
+    """Push proxylab's own images to ``catalog.registry``."""
     if not catalog.registry:
         raise RegistryError("no registry to push to; pass --image-registry REGISTRY")
-    done = []
-    for local, remote in catalog.pushes():
-        if not docker.image_exists(local):
-            raise RegistryError(f"image {local} not found; run `proxylab images build` first")
-        t0 = time.monotonic()
-        run(["docker", "tag", local, remote])
-        run(["docker", "push", "-q", remote], timeout=1800,
-            hint=f"could not push to {catalog.registry}: `docker login` to it, or for the local one "
-                 "`proxylab registry up`")
-        done.append(Push(local, remote, round(time.monotonic() - t0, 2)))
-    return done
+    return [push_image(local, remote, catalog.registry) for local, remote in catalog.pushes()]

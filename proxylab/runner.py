@@ -136,11 +136,11 @@ def pytest_argv(mode: ProxyMode, suites: Sequence[str], run_id: str, results_dir
                 python: str = sys.executable, target: Target | None = None, image_registry: str = "",
                 load_workers: int = 1) -> list[str]:
     junit = results_dir / run_id / mode.value / "junit.xml"
-    registry = ["--image-registry", image_registry] if image_registry else []
+    extra = ["--image-registry", image_registry] if image_registry else []
     if load_workers != 1:
-        registry += ["--load-workers", str(load_workers)]
+        extra += ["--load-workers", str(load_workers)]
     return [python, "-m", "pytest", *(f"suites/{s}" for s in suites), "-m", "e2e", "--proxy-mode", mode.value,
-            "--run-id", run_id, "--results-dir", str(results_dir), f"--junitxml={junit}", *registry,
+            "--run-id", run_id, "--results-dir", str(results_dir), f"--junitxml={junit}", *extra,
             "-v", "-rfEs", "-p", "no:cacheprovider", *(target.argv() if target else [])]
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from ..constants import MAX_LOAD_WORKERS
+
 MAX_SERVICES = 50_000
 
 
@@ -43,8 +45,8 @@ class PerfConfig:
             raise ValueError(f"--perf-fast-duration must be 2..120 s, got {self.fast_duration_s}")
         if not 10 <= self.first_packet_samples <= 10_000:
             raise ValueError(f"--perf-first-packet-samples must be 10..10000, got {self.first_packet_samples}")
-        if not 1 <= self.load_workers <= 50:
-            raise ValueError(f"--load-workers must be 1..50 (one per node), got {self.load_workers}")
+        if not 1 <= self.load_workers <= MAX_LOAD_WORKERS:
+            raise ValueError(f"--load-workers must be 1..{MAX_LOAD_WORKERS} (one per node), got {self.load_workers}")
 
     def to_json(self) -> dict[str, Any]:
         return {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v for f in fields(self)}

@@ -19,10 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from proxylab import cluster as cluster_mod
-from proxylab import docker
+from proxylab import registry as registry_mod
 from proxylab.cluster import ClusterInfo
 from proxylab.errors import ProxylabError
-from proxylab.shell import run
 
 UPSTREAM_PREFIX = "registry.k8s.io/e2e-test-images/"
 REPO_LIST_ENV = "KUBE_TEST_REPO_LIST"
@@ -56,12 +55,7 @@ def provide(cluster: ClusterInfo, image: str, registry: str, work_dir: Path) -> 
     """Make ``image`` (agnhost, built or pulled on this host) available to ``cluster``."""
     t0 = time.monotonic()
     if registry:
-        remote = registry_reference(image, registry)
-        if not docker.image_exists(image):
-            raise ProxylabError(f"image {image} not found; run `proxylab images build` first")
-        run(["docker", "tag", image, remote])
-        run(["docker", "push", "-q", remote], timeout=1800,
-            hint=f"could not push agnhost to {registry}: `docker login` to it first")
+        remote = registry_mod.push_image(image, registry_reference(image, registry), registry).remote
         work_dir.mkdir(parents=True, exist_ok=True)
         listing = work_dir / REPO_LIST_FILE
         listing.write_text(repo_list(registry))
