@@ -36,6 +36,23 @@ def _require_debian_root() -> None:
         )
 
 
+def _running(pid: str) -> bool:
+    """Whether process ``pid`` is alive. A dockerd this very process started earlier (``doctor --fix``
+    on a bare machine starts it, then restarts it to load the runtime wrapper) stays a zombie after
+    it exits until we reap it, so an exited-but-unreaped process counts as stopped."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    if stat.rsplit(")", 1)[-1].split()[0] == "Z":
+        try:
+            os.waitpid(int(pid), os.WNOHANG)
+        except ChildProcessError:
+            pass
+        return False
+    return True
+
+
 def _start_dockerd() -> None:
     """Start dockerd: through systemd when it is PID 1, else as a background daemon."""
     if Path("/run/systemd/system").is_dir():
@@ -43,12 +60,12 @@ def _start_dockerd() -> None:
     else:
         if Path("/var/run/docker.pid").exists():
             pid = Path("/var/run/docker.pid").read_text().strip()
-            if pid and Path(f"/proc/{pid}").exists():
+            if pid and _running(pid):
                 run(["kill", pid], check=False)
                 # dockerd stops its containers first (10 s each before it forces them: kind nodes
                 # ignore SIGTERM), and a new dockerd refuses to start while the pidfile is held.
                 try:
-                    wait_for(lambda: (not Path(f"/proc/{pid}").exists(), f"pid {pid} still running"),
+                    wait_for(lambda: (not _running(pid), f"pid {pid} still running"),
                              timeout=DOCKERD_STOP_TIMEOUT, what="the old dockerd to exit", interval=0.5)
                 except WaitTimeout:
                     raise ProxylabError(f"the running dockerd (pid {pid}) did not exit within "
