@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from kubernetes import client
 
-from proxylab import kube, manifests
+from proxylab import failures, kube, manifests
 
 from .errors import LoadRunFailed, LoadSpecError
 
@@ -84,7 +84,8 @@ class FastResult:
     spec: FastSpec
     requests: int  # answered (wrk) or sent (vegeta)
     ok: int  # answered with a 2xx
-    errors: dict[str, int]
+    errors: dict[str, int]  # failed requests by kind, in proxylab/failures.py's vocabulary
+    tool_errors: dict[str, int]  # the same failures as the tool counted them (wrk's counters, vegeta's)
     duration_s: float
     latency_ms: dict[str, float]  # p50, p90, p99, max, mean
     gen_cpu_s: float
@@ -132,6 +133,7 @@ class FastResult:
             "tool": self.spec.tool, "target": self.spec.target, "keep_alive": self.spec.keep_alive,
             "connections": self.spec.connections, "threads": self.spec.threads, "rate": self.spec.rate,
             "asked_s": self.spec.duration_s, "requests": self.requests, "ok": self.ok, "errors": self.errors,
+            "tool_errors": self.tool_errors,
             "duration_s": round(self.duration_s, 3), "rps": round(self.rps, 1), "offered_rps": self.offered_rps,
             "latency_ms": {k: round(v, 3) for k, v in self.latency_ms.items()},
             "gen_cpu_s": self.gen_cpu_s, "gen_cores": round(self.gen_cores, 3),
@@ -146,14 +148,18 @@ def from_raw(spec: FastSpec, raw: dict[str, Any]) -> FastResult:
     """A FastResult from the driver's JSON; raises LoadRunFailed when the tool reported no run."""
     if raw.get("error"):
         raise LoadRunFailed(f"{spec.tool} against {spec.target}: {raw['error']}")
-    errors = {str(k): int(v) for k, v in (raw.get("errors") or {}).items() if v}
+    tool_errors = {str(k): int(v) for k, v in (raw.get("errors") or {}).items() if v}
     requests = int(raw["requests"])
     if spec.tool == "wrk":
-        # wrk counts every complete answer in requests; non-2xx/3xx answers are also in errors.status.
-        ok = requests - errors.get("status", 0)
+        # wrk counts every complete answer in requests; answers >= 400 are also in errors.status.
+        ok = requests - tool_errors.get("status", 0)
+        errors = failures.from_wrk(tool_errors)
     else:
         ok = int(raw["ok"])
-    return FastResult(spec=spec, requests=requests, ok=ok, errors=errors, duration_s=float(raw["duration_s"]),
+        errors = failures.from_vegeta({str(k): int(v) for k, v in (raw.get("status_codes") or {}).items()},
+                                      raw.get("error_texts") or [])
+    return FastResult(spec=spec, requests=requests, ok=ok, errors=errors, tool_errors=tool_errors,
+                      duration_s=float(raw["duration_s"]),
                       latency_ms={k: float(v) for k, v in raw["latency_ms"].items()},
                       gen_cpu_s=float(raw["gen_cpu_s"]), wall_s=float(raw["wall_s"]),
                       host_cpu_s={k: float(v) for k, v in raw["host_cpu_s"].items()}, ncpu=int(raw["ncpu"]),

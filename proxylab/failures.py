@@ -20,12 +20,18 @@ kind            meaning
 The echo binary emits these names from its ``kind*`` constants (proxylab/images/echo/main.go) and
 lgstats.py (stdlib only, shipped into the locust pods, so it cannot import this module) keeps its
 own copy; suites/unit/test_failures.py checks both against :data:`KINDS`.
+
+The compiled generators have vocabularies of their own, translated here (:func:`from_wrk`,
+:func:`from_vegeta`) so that results and reports only ever show the kinds above. wrk counts
+failures without saying why a connect failed or which status came back; those two counters become
+``other:wrk_connect`` and ``other:wrk_status`` rather than a guess.
 """
 
 from __future__ import annotations
 
 import errno
 import re
+from collections.abc import Iterable, Mapping
 
 REFUSED = "refused"
 RESET = "reset"
@@ -55,3 +61,54 @@ def http(status: int) -> str:
 def is_kind(name: str) -> bool:
     """Whether ``name`` belongs to the vocabulary (a probe's ``"!kind"`` without the ``!``)."""
     return name in KINDS or bool(_HTTP.match(name)) or name.startswith(OTHER + ":")
+
+
+_TEXT_KINDS: tuple[tuple[str, str], ...] = (
+    ("connection refused", REFUSED),
+    ("connection reset", RESET), ("broken pipe", RESET), ("eof", RESET),
+    ("timeout", TIMEOUT), ("deadline exceeded", TIMEOUT), ("timed out", TIMEOUT),
+    ("no route to host", UNREACHABLE), ("network is unreachable", UNREACHABLE),
+    ("no such host", DNS), ("server misbehaving", DNS),
+)
+"""Substrings of OS and Go error texts (vegeta's ``errors``), checked in this order."""
+
+
+def from_text(text: str) -> str:
+    """The kind of an error message such as Go's ``dial tcp 10.96.0.10:80: connect: connection refused``."""
+    low = text.lower()
+    return next((kind for needle, kind in _TEXT_KINDS if needle in low), OTHER)
+
+
+WRK_COUNTERS: dict[str, str] = {"connect": f"{OTHER}:wrk_connect", "read": RESET, "write": RESET,
+                                "timeout": TIMEOUT, "status": f"{OTHER}:wrk_status"}
+"""wrk's error counters and their kinds: a read or write error is a reset or closed connection, a
+status error an HTTP answer >= 400 whose code wrk does not keep."""
+
+
+def from_wrk(counters: Mapping[str, int]) -> dict[str, int]:
+    """wrk's ``errors`` counters (connect, read, write, status, timeout) as failure kinds."""
+    out: dict[str, int] = {}
+    for name, count in counters.items():
+        if count:
+            kind = WRK_COUNTERS.get(name, f"{OTHER}:wrk_{name}")
+            out[kind] = out.get(kind, 0) + int(count)
+    return out
+
+
+def from_vegeta(status_codes: Mapping[str, int], error_texts: Iterable[str]) -> dict[str, int]:
+    """vegeta's per-status counts and its (deduplicated, uncounted) error texts as failure kinds.
+
+    Status ``0`` counts the requests that got no HTTP answer; vegeta keeps only the distinct error
+    texts, not how often each occurred, so those requests get the texts' kind when they all agree
+    and ``other:<kind>+<kind>`` naming every kind seen when they do not.
+    """
+    out: dict[str, int] = {}
+    for code, count in status_codes.items():
+        if count and code != "0" and not code.startswith("2"):
+            out[http(int(code))] = out.get(http(int(code)), 0) + int(count)
+    transport = int(status_codes.get("0", 0))
+    if transport:
+        kinds = sorted({from_text(t) for t in error_texts} - {BAD_ANSWER}) or [OTHER]
+        kind = kinds[0] if len(kinds) == 1 else f"{OTHER}:{'+'.join(kinds)}"
+        out[kind] = out.get(kind, 0) + transport
+    return out

@@ -76,3 +76,33 @@ def test_lgstats_is_standalone() -> None:
 def test_is_kind(name: str, known: bool) -> None:
     assert failures.is_kind(name) is known
     assert failures.is_kind(failures.http(404))
+
+
+def test_wrk_counters_become_kinds() -> None:
+    got = failures.from_wrk({"connect": 2, "read": 1, "write": 3, "timeout": 4, "status": 5})
+    assert got == {"other:wrk_connect": 2, "reset": 4, "timeout": 4, "other:wrk_status": 5}
+    assert failures.from_wrk({"connect": 0, "read": 0}) == {}
+    assert all(failures.is_kind(k) for k in got)
+
+
+@pytest.mark.parametrize(("text", "kind"), [
+    ('Get "http://10.96.0.20:80/": dial tcp 10.96.0.20:80: connect: connection refused', "refused"),
+    ('Get "http://10.96.0.20:80/": read tcp 10.244.1.5:40000->10.96.0.20:80: read: connection reset by peer', "reset"),
+    ('Get "http://10.96.0.20:80/": EOF', "reset"),
+    ('Get "http://10.96.0.20:80/": dial tcp 10.96.0.20:80: i/o timeout', "timeout"),
+    ("context deadline exceeded (Client.Timeout exceeded while awaiting headers)", "timeout"),
+    ("dial tcp 10.96.0.20:80: connect: no route to host", "unreachable"),
+    ("dial tcp: lookup echo.ns.svc: no such host", "dns"),
+    ("something new", "other"),
+])
+def test_error_texts_become_kinds(text: str, kind: str) -> None:
+    assert failures.from_text(text) == kind
+
+
+def test_vegeta_status_codes_and_texts_become_kinds() -> None:
+    refused = 'dial tcp 10.96.0.20:80: connect: connection refused'
+    assert failures.from_vegeta({"200": 90, "503": 4, "0": 6}, [refused]) == {"http_503": 4, "refused": 6}
+    # vegeta keeps distinct texts without counts: a mix cannot be split, so it is named as a mix
+    assert failures.from_vegeta({"0": 5}, [refused, "i/o timeout"]) == {"other:refused+timeout": 5}
+    assert failures.from_vegeta({"0": 2}, []) == {"other": 2}
+    assert failures.from_vegeta({"200": 10}, []) == {}

@@ -43,7 +43,14 @@ def test_result_from_the_driver_line() -> None:
     assert not res.generator_heavier_than_path  # 2 s of 6 s busy
     assert res.summary()["latency_ms"]["p99"] == 4.0
     # wrk counts non-2xx answers in requests and in errors.status: they are not successes
-    assert fastgen.from_raw(spec, _raw(errors={"status": 10})).ok == 9_990
+    with_status = fastgen.from_raw(spec, _raw(errors={"status": 10}))
+    assert with_status.ok == 9_990
+    # results carry proxylab's failure kinds, and wrk's own counters beside them
+    assert with_status.errors == {"other:wrk_status": 10} and with_status.tool_errors == {"status": 10}
+    veg = fastgen.from_raw(FastSpec("10.96.0.20:80", tool="vegeta", rate=100),
+                           _raw(tool="vegeta", requests=500, ok=497, errors={"failed": 3},
+                                status_codes={"200": 497, "0": 3}, error_texts=["read: connection reset by peer"]))
+    assert veg.errors == {"reset": 3} and veg.summary()["tool_errors"] == {"failed": 3}
     with pytest.raises(LoadRunFailed, match="no summary"):
         fastgen.from_raw(spec, {"error": "wrk printed no summary"})
     with pytest.raises(LoadRunFailed, match="no result"):
