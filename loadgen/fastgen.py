@@ -21,6 +21,7 @@ from typing import Any, Literal
 from kubernetes import client
 
 from proxylab import failures, kube, manifests
+from proxylab.constants import REQUEST_TIMEOUT_S
 
 from .errors import LoadRunFailed, LoadSpecError
 
@@ -46,7 +47,7 @@ class FastSpec:
     connections: int = 10
     threads: int = 1
     rate: int | None = None
-    timeout_s: float = 3.0
+    timeout_s: float = REQUEST_TIMEOUT_S
 
     def __post_init__(self) -> None:
         host, sep, port = self.target.rpartition(":")

@@ -6,7 +6,7 @@ import json
 import math
 from dataclasses import asdict, dataclass, field
 
-from proxylab.constants import MAX_LOAD_WORKERS
+from proxylab.constants import MAX_LOAD_WORKERS, REQUEST_TIMEOUT_S
 
 from .errors import LoadSpecError
 
@@ -44,7 +44,7 @@ class LoadSpec:
     workers: int = 1
     rate_per_user: float | None = None
     path: str = "/"
-    request_timeout_s: float = 3.0
+    request_timeout_s: float = REQUEST_TIMEOUT_S
     node: str | None = None
     spread: bool = False
     labels: dict[str, str] = field(default_factory=dict)

@@ -24,6 +24,7 @@ from typing import Any
 from kubernetes.client import ApiClient
 
 from . import cni, docker, guard, kindconfig, kube, ownership, sysctl
+from .constants import KIND_COMMAND_TIMEOUT_S, KIND_SMALL_LOAD_TIMEOUT_S, NODES_READY_TIMEOUT_S
 from .errors import ClusterError, ProxylabError, UnsupportedMode
 from .images.catalog import Catalog
 from .modes import InstallContext, ProxyMode
@@ -117,7 +118,7 @@ def cluster_dir(name: str) -> Path:
     return path
 
 
-def _kind(*args: str, timeout: float = 900, hint: str = "") -> str:
+def _kind(*args: str, timeout: float = KIND_COMMAND_TIMEOUT_S, hint: str = "") -> str:
     kind = kind_binary()
     if not kind.exists():
         raise ClusterError(f"kind CLI not found at {kind}; run `proxylab images build` first")
@@ -246,7 +247,7 @@ def _create_kind_cluster(plan: _Plan) -> None:
         if added:
             print(f"containment guard: unreachable routes added for {', '.join(added)}", flush=True)
         _kind("create", "cluster", "--name", plan.name, "--config", str(plan.cdir / "kind.yaml"), "--image",
-              plan.image, "--kubeconfig", str(plan.kubeconfig), "--wait", "0s", timeout=900,
+              plan.image, "--kubeconfig", str(plan.kubeconfig), "--wait", "0s", timeout=KIND_COMMAND_TIMEOUT_S,
               hint="see the kind output above; `proxylab doctor` checks the host")
     os.chmod(plan.kubeconfig, 0o600)
 
@@ -258,7 +259,7 @@ def _wait_for_pod_cidrs(plan: _Plan) -> list[cni.NodeNet]:
     return cni.node_nets(api)
 
 
-def load_image(name: str, ref: str, timeout: float = 900) -> None:
+def load_image(name: str, ref: str, timeout: float = KIND_COMMAND_TIMEOUT_S) -> None:
     """Make the local image ``ref`` available on every node of cluster ``name`` (kind load)."""
     _kind("load", "docker-image", ref, "--name", name, timeout=timeout)
 
@@ -267,13 +268,14 @@ def _load_fixture_images(plan: _Plan) -> None:
     for fixture_image in Catalog(plan.pins).fixture_images():
         if not docker.image_exists(fixture_image):
             raise ClusterError(f"image {fixture_image} not found; run `proxylab images build` first")
-        load_image(plan.name, fixture_image, timeout=300)
+        load_image(plan.name, fixture_image, timeout=KIND_SMALL_LOAD_TIMEOUT_S)
 
 
 def _wait_for_nodes_and_dns(plan: _Plan) -> None:
     api = kube.api_client(plan.kubeconfig)
-    wait_for(lambda: kube.nodes_ready(api, plan.workers + 1), timeout=240, what="all nodes Ready", interval=2)
-    wait_for(lambda: kube.deployment_ready(api, "kube-system", "coredns"), timeout=240,
+    wait_for(lambda: kube.nodes_ready(api, plan.workers + 1), timeout=NODES_READY_TIMEOUT_S,
+             what="all nodes Ready", interval=2)
+    wait_for(lambda: kube.deployment_ready(api, "kube-system", "coredns"), timeout=NODES_READY_TIMEOUT_S,
              what="CoreDNS ready", interval=2)
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .constants import DOCKER_QUERY_TIMEOUT_S, NODE_COMMAND_TIMEOUT_S
 from .errors import CommandFailed, DockerUnavailable
 from .shell import run, which
 
@@ -21,7 +22,8 @@ def engine_version() -> str | None:
     if not which("docker"):
         return None
     try:
-        res = run(["docker", "version", "--format", "{{.Server.Version}}"], check=False, timeout=20)
+        res = run(["docker", "version", "--format", "{{.Server.Version}}"], check=False,
+                  timeout=DOCKER_QUERY_TIMEOUT_S)
     except (CommandFailed, OSError):  # timed out, or the binary cannot be executed
         return None
     out = res.stdout.strip()
@@ -93,7 +95,7 @@ def container_id(name: str) -> str | None:
     return str(found[0]["Id"]) if found else None
 
 
-def exec_output(container: str, *argv: str, timeout: float = 30) -> str:
+def exec_output(container: str, *argv: str, timeout: float = NODE_COMMAND_TIMEOUT_S) -> str:
     """``docker exec container argv...``'s standard output (stderr kept apart, so JSON stays
     parseable); CommandFailed with stderr's tail when it exits non-zero."""
     cmd = ["docker", "exec", container, *argv]
@@ -162,8 +164,8 @@ def _started_at(nodes: list[str]) -> dict[str, str]:
         return {}
     try:
         res = run(["docker", "inspect", "--format", "{{.Name}} {{.State.Running}} {{.State.StartedAt}}", *nodes],
-                  check=False, timeout=20)
-    except CommandFailed:  # the engine did not answer within 20 s
+                  check=False, timeout=DOCKER_QUERY_TIMEOUT_S)
+    except CommandFailed:  # the engine did not answer in time
         return dict.fromkeys(nodes, "")
     found = {}
     for line in res.stdout.splitlines():

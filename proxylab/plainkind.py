@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from . import cluster, cni, existing, kube
+from .constants import KIND_SMALL_LOAD_TIMEOUT_S
 from .errors import ClusterError
 from .images.catalog import Catalog
 from .versions import load_pins
@@ -40,6 +41,6 @@ def prepare(name: str, load_images: bool = True, say: Callable[[str], None] = pr
     say("pod networking: " + ", ".join(f"{n.name} {n.pod_cidr}" for n in nets))
     if load_images:
         for image in Catalog(load_pins()).fixture_images():
-            cluster.load_image(name, image, timeout=300)
+            cluster.load_image(name, image, timeout=KIND_SMALL_LOAD_TIMEOUT_S)
             say(f"loaded {image}")
     return nets

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from . import docker
 from .cluster import NETWORK
+from .constants import DOCKER_PULL_TIMEOUT_S
 from .errors import ProxylabError
 from .images.catalog import Catalog
 from .shell import run
@@ -158,7 +159,7 @@ def push_image(local: str, remote: str, registry: str) -> Push:
         raise RegistryError(f"image {local} not found; run `proxylab images build` first")
     t0 = time.monotonic()
     run(["docker", "tag", local, remote])
-    run(["docker", "push", "-q", remote], timeout=1800,
+    run(["docker", "push", "-q", remote], timeout=DOCKER_PULL_TIMEOUT_S,
         hint=f"could not push to {registry}: `docker login` to it, or for the local one `proxylab registry up`")
     return Push(local, remote, round(time.monotonic() - t0, 2))
 

@@ -17,6 +17,7 @@ from kubernetes import client
 from operators.fixture import client as fixtures
 from proxylab import kube, manifests
 from proxylab.cluster import ClusterInfo
+from proxylab.constants import NAMESPACE_READY_TIMEOUT_S, POD_READY_TIMEOUT_S
 from proxylab.images.catalog import cluster_catalog
 from proxylab.wait import wait_for
 
@@ -44,7 +45,7 @@ class Namespace:
     def core(self) -> client.CoreV1Api:
         return client.CoreV1Api(self.api)
 
-    def wait_ready(self, selector: str, count: int, timeout: float = 120) -> float:
+    def wait_ready(self, selector: str, count: int, timeout: float = POD_READY_TIMEOUT_S) -> float:
         return wait_for(lambda: kube.pod_ready(self.api, self.name, selector, count), timeout=timeout,
                         what=f"{count} ready pods matching {selector} in {self.name}")
 
@@ -63,7 +64,7 @@ class Namespace:
         """A client pod (the echo image, idle) on ``node``; created once per namespace and name."""
         if name not in self.probes:
             self.apply(manifests.probe_pod(name, self.image, node=node))
-            wait_for(lambda: kube.pod_ready(self.api, self.name, f"probe-name={name}", 1), timeout=120,
+            wait_for(lambda: kube.pod_ready(self.api, self.name, f"probe-name={name}", 1), timeout=POD_READY_TIMEOUT_S,
                      what=f"probe pod {name}")
             self.probes.add(name)
         return name
@@ -101,7 +102,7 @@ def namespace(cluster: ClusterInfo, fixture_operator: float, request: pytest.Fix
     ns = Namespace(api, f"{base}-{uuid.uuid4().hex[:6]}", cluster)
     kube.apply(api, manifests.namespace(ns.name))
     wait_for(lambda: (bool(client.CoreV1Api(api).list_namespaced_service_account(ns.name).items),
-                      "waiting for the default service account"), timeout=60, what=f"namespace {ns.name}")
+                      "waiting for the default service account"), timeout=NAMESPACE_READY_TIMEOUT_S, what=f"namespace {ns.name}")
     try:
         yield ns
     finally:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .. import docker
+from ..constants import DOCKER_PULL_TIMEOUT_S
 from ..errors import BuildFailed
 from ..hosttools import apt_install, go_version, registry_reachable
 from ..modes import OfflineImageContext, all_modes
@@ -247,7 +248,7 @@ def _unique(steps: list[Step]) -> list[Step]:
 
 def _pull_steps(pins: Pins, cat: Catalog) -> list[Step]:
     def pull(src: str, dst: str) -> None:
-        run(["docker", "pull", src], timeout=1800, hint=f"could not pull {src}; try `--offline`")
+        run(["docker", "pull", src], timeout=DOCKER_PULL_TIMEOUT_S, hint=f"could not pull {src}; try `--offline`")
         run(["docker", "tag", src, dst])
 
     steps = []

@@ -19,6 +19,7 @@ import shutil
 from pathlib import Path
 
 from .. import docker
+from ..constants import DOCKER_PULL_TIMEOUT_S
 from ..shell import run
 from ..versions import Pins
 from . import dockerbuild, gobuild
@@ -148,7 +149,7 @@ def offline_steps(pins: Pins, cat: Catalog, go: str, base_key: str, loopback_dir
 def pull_steps(pins: Pins, cat: Catalog, go: str) -> list[Step]:
     """Connected hosts: the upstream images of the pinned version (and helm, built as offline)."""
     def pull(ref: str) -> None:
-        run(["docker", "pull", ref], timeout=1800, hint=f"could not pull {ref}; try `--offline`")
+        run(["docker", "pull", ref], timeout=DOCKER_PULL_TIMEOUT_S, hint=f"could not pull {ref}; try `--offline`")
 
     def pull_step(ref: str) -> Step:
         return Step(f"pull-{ref.split('/')[-1].split(':')[0]}", content_hash("pull", ref), lambda: pull(ref), ref,

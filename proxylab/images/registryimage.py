@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 from .. import docker
+from ..constants import DOCKER_PULL_TIMEOUT_S
 from ..shell import run
 from ..versions import Pins
 from . import dockerbuild, gobuild
@@ -58,7 +59,7 @@ def pull_step(pins: Pins, cat: Catalog) -> Step:
     src = upstream_image(pins)
 
     def pull() -> None:
-        run(["docker", "pull", src], timeout=1800, hint=f"could not pull {src}; try `--offline`")
+        run(["docker", "pull", src], timeout=DOCKER_PULL_TIMEOUT_S, hint=f"could not pull {src}; try `--offline`")
         run(["docker", "tag", src, cat.registry_image])
 
     return Step("pull-registry", content_hash("pull", src), pull, f"{src} -> {cat.registry_image}",

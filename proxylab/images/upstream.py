@@ -19,6 +19,7 @@ import shutil
 from pathlib import Path
 
 from .. import docker
+from ..constants import DOCKER_PULL_TIMEOUT_S
 from ..errors import BuildFailed
 from ..paths import cache_dir
 from ..shell import run
@@ -137,7 +138,7 @@ def pull_steps(pins: Pins) -> list[Step]:
     image = agnhost_image(pins)
 
     def copy_binaries() -> None:
-        run(["docker", "pull", conformance], timeout=1800, hint=f"could not pull {conformance}; try `--offline`")
+        run(["docker", "pull", conformance], timeout=DOCKER_PULL_TIMEOUT_S, hint=f"could not pull {conformance}; try `--offline`")
         created = run(["docker", "create", conformance]).stdout.strip()
         staging = cache_dir() / "ctx" / "conformance"
         shutil.rmtree(staging, ignore_errors=True)
@@ -151,7 +152,7 @@ def pull_steps(pins: Pins) -> list[Step]:
         _install_binaries({name: staging / name for name in BINARIES})
 
     def pull_agnhost() -> None:
-        run(["docker", "pull", image], timeout=1800, hint=f"could not pull {image}; try `--offline`")
+        run(["docker", "pull", image], timeout=DOCKER_PULL_TIMEOUT_S, hint=f"could not pull {image}; try `--offline`")
 
     return [
         Step("pull-upstream-e2e", content_hash("pull", conformance), copy_binaries,

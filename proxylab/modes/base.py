@@ -16,6 +16,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from ..constants import PROXY_READY_TIMEOUT_S
 from ..errors import UnknownMode
 from ..kernel import options_support
 
@@ -190,7 +191,8 @@ class ProxyMode(abc.ABC):
 
         return delete_proxy_pods(api, self.proxy_pods(), nodes)
 
-    def wait_proxy_resynced(self, api: Any, restart: ProxyRestart, timeout: float = 180) -> dict[str, float]:
+    def wait_proxy_resynced(self, api: Any, restart: ProxyRestart,
+                            timeout: float = PROXY_READY_TIMEOUT_S) -> dict[str, float]:
         """Wait until the new proxy on every restarted node has programmed the dataplane again;
         node -> wall-clock epoch seconds at which it had (see :meth:`synced_at`)."""
         from .restart import wait_resynced

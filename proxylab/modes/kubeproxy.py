@@ -31,7 +31,7 @@ from typing import Any
 
 from .. import cni, kernel, kube
 from .. import nodes as node_access
-from ..constants import KUBE_PROXY_METRICS_PORT
+from ..constants import KUBE_PROXY_METRICS_PORT, PROXY_READY_TIMEOUT_S, RULES_DUMP_TIMEOUT_S
 from ..errors import ClusterError, WaitTimeout
 from ..perf import dataplane
 from ..versions import Pins
@@ -72,17 +72,17 @@ def _ipvs_evidence(node: str) -> tuple[bool, str]:
 
 def _iptables_entries(node: str, ip: str, port: int | None) -> list[str]:
     # Every table: a Service without endpoints is a REJECT in the filter table, not a nat rule.
-    return dataplane.entries_iptables(node_access.current().run(node, ["iptables-save"], timeout=120), ip, port)
+    return dataplane.entries_iptables(node_access.current().run(node, ["iptables-save"], timeout=RULES_DUMP_TIMEOUT_S), ip, port)
 
 
 def _nft_table(node: str) -> dict[str, Any]:
     doc: dict[str, Any] = json.loads(node_access.current().run(
-        node, ["nft", "-j", "list", "table", "ip", "kube-proxy"], timeout=120))
+        node, ["nft", "-j", "list", "table", "ip", "kube-proxy"], timeout=RULES_DUMP_TIMEOUT_S))
     return doc
 
 
 def _ipvs_entries(node: str, ip: str, port: int | None) -> list[str]:
-    found = dataplane.entries_ipvs(node_access.current().run(node, ["ipvsadm", "-Ln"], timeout=120), ip, port)
+    found = dataplane.entries_ipvs(node_access.current().run(node, ["ipvsadm", "-Ln"], timeout=RULES_DUMP_TIMEOUT_S), ip, port)
     if port is None:  # the ClusterIP bound on kube-ipvs0 (per address, not per port)
         found += dataplane.entries_ipvs_addresses(
             node_access.current().run(node, ["ip", "-o", "addr", "show", "dev", "kube-ipvs0"]), ip)
@@ -90,11 +90,11 @@ def _ipvs_entries(node: str, ip: str, port: int | None) -> list[str]:
 
 
 IPTABLES = Proxier("iptables", _iptables_evidence, lambda node: dataplane.count_iptables(
-    node_access.current().run(node, ["iptables-save", "-t", "nat"], timeout=120)), _iptables_entries)
+    node_access.current().run(node, ["iptables-save", "-t", "nat"], timeout=RULES_DUMP_TIMEOUT_S)), _iptables_entries)
 NFTABLES = Proxier("nftables", _nftables_evidence, lambda node: dataplane.count_nft(_nft_table(node)),
                    lambda node, ip, port: dataplane.entries_nft(_nft_table(node), ip, port))
 IPVS = Proxier("ipvs", _ipvs_evidence, lambda node: dataplane.count_ipvs(
-    node_access.current().run(node, ["ipvsadm", "-Ln"], timeout=120)), _ipvs_entries)
+    node_access.current().run(node, ["ipvsadm", "-Ln"], timeout=RULES_DUMP_TIMEOUT_S)), _ipvs_entries)
 
 
 class KubeProxyMode(ProxyMode):
@@ -135,7 +135,7 @@ class KubeProxyMode(ProxyMode):
         """kube-proxy ready, it reports this proxier on every node, the proxier's rules exist and, for
         a mode with settings, kube-proxy's /configz shows them (a file value it defaulted away fails)."""
         api = kube.api_client(kubeconfig)
-        wait_for(lambda: kube.daemonset_ready(api, "kube-system", "kube-proxy"), timeout=180,
+        wait_for(lambda: kube.daemonset_ready(api, "kube-system", "kube-proxy"), timeout=PROXY_READY_TIMEOUT_S,
                  what="kube-proxy ready", interval=2)
         problems = []
         for node in nodes:

@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from ..constants import NODE_COMMAND_TIMEOUT_S
 from ..errors import CommandFailed
 
 
@@ -44,11 +45,11 @@ class NodeAccess(Protocol):
 
     name: str  # how nodes are reached ("docker", "agent"), for results.json and skip reasons
 
-    def call(self, node: str, argv: Sequence[str], timeout: float = 30) -> NodeResult:
+    def call(self, node: str, argv: Sequence[str], timeout: float = NODE_COMMAND_TIMEOUT_S) -> NodeResult:
         """Run ``argv`` on ``node``; its exit code and output, whatever the exit code."""
         ...
 
-    def run(self, node: str, argv: Sequence[str], timeout: float = 30) -> str:
+    def run(self, node: str, argv: Sequence[str], timeout: float = NODE_COMMAND_TIMEOUT_S) -> str:
         """``argv``'s standard output on ``node``; CommandFailed with stderr's tail when it fails."""
         ...
 
@@ -67,7 +68,7 @@ class DockerNodeAccess:
 
     name = "docker"
 
-    def call(self, node: str, argv: Sequence[str], timeout: float = 30) -> NodeResult:
+    def call(self, node: str, argv: Sequence[str], timeout: float = NODE_COMMAND_TIMEOUT_S) -> NodeResult:
         cmd = ["docker", "exec", node, *argv]
         try:
             res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
@@ -75,7 +76,7 @@ class DockerNodeAccess:
             return NodeResult(-1, "", f"{' '.join(argv)} did not finish on {node} within {timeout:g}s")
         return NodeResult(res.returncode, res.stdout, res.stderr)
 
-    def run(self, node: str, argv: Sequence[str], timeout: float = 30) -> str:
+    def run(self, node: str, argv: Sequence[str], timeout: float = NODE_COMMAND_TIMEOUT_S) -> str:
         return checked(self, node, argv, timeout)
 
 

@@ -27,6 +27,7 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from .. import kube, runlabels
+from ..constants import NODE_COMMAND_TIMEOUT_S
 from ..errors import ClusterError
 from ..wait import wait_for
 from . import NodeResult, checked
@@ -126,7 +127,7 @@ class AgentNodeAccess:
                      any(c.type == "Ready" and c.status == "True" for c in (p.status.conditions or []))}
         return self.pods
 
-    def call(self, node: str, argv: Sequence[str], timeout: float = 30) -> NodeResult:
+    def call(self, node: str, argv: Sequence[str], timeout: float = NODE_COMMAND_TIMEOUT_S) -> NodeResult:
         if remaining_s(self.expires_at, time.time()) <= 0:
             return NodeResult(-1, "", f"the proxylab node agent expired at {self.expires_at} (epoch s); "
                                       "start a new session to install it again")
@@ -146,7 +147,7 @@ class AgentNodeAccess:
                                       f"see `kubectl -n {NAMESPACE} get pods -o wide`")
         return NodeResult(res.returncode, res.stdout, res.stderr)
 
-    def run(self, node: str, argv: Sequence[str], timeout: float = 30) -> str:
+    def run(self, node: str, argv: Sequence[str], timeout: float = NODE_COMMAND_TIMEOUT_S) -> str:
         return checked(self, node, argv, timeout)
 
 

@@ -21,6 +21,7 @@ import pytest
 from kubernetes import client
 
 from proxylab import kube
+from proxylab.constants import PROXY_READY_TIMEOUT_S
 from proxylab.nodes import NodeAccess
 from proxylab.wait import wait_for
 from suites.namespaces import Namespace
@@ -86,5 +87,6 @@ def test_readiness_check_fails_when_the_proxy_stops_updating(namespace: Namespac
     finally:
         apps.patch_namespaced_daemon_set("kube-proxy", "kube-system",
                                          {"spec": {"template": {"spec": {"nodeSelector": None}}}})
-        wait_for(lambda: kube.daemonset_ready(namespace.api, "kube-system", "kube-proxy"), timeout=120,
+        wait_for(lambda: kube.daemonset_ready(namespace.api, "kube-system", "kube-proxy"),
+                 timeout=PROXY_READY_TIMEOUT_S,
                  what="kube-proxy back", interval=2)

@@ -11,6 +11,7 @@ from kubernetes import client
 
 from proxylab import kube, manifests
 from proxylab.cluster import ClusterInfo
+from proxylab.constants import NAMESPACE_READY_TIMEOUT_S, POD_READY_TIMEOUT_S
 from proxylab.images.catalog import cluster_catalog
 from proxylab.wait import wait_for
 
@@ -38,7 +39,7 @@ def backends(cluster: ClusterInfo, request: pytest.FixtureRequest) -> Iterator[B
     kube.apply(api, manifests.namespace(ns))  # pod-security: restricted (locust pods must pass it)
     try:
         wait_for(lambda: (bool(core.list_namespaced_service_account(ns).items), "no default service account"),
-                 timeout=60, what=f"namespace {ns}")
+                 timeout=NAMESPACE_READY_TIMEOUT_S, what=f"namespace {ns}")
         workers = [n for n in cluster.nodes if "control-plane" not in n]
         backend_node = workers[-1] if workers else None
         client_node = workers[0] if len(workers) > 1 else None
@@ -46,7 +47,7 @@ def backends(cluster: ClusterInfo, request: pytest.FixtureRequest) -> Iterator[B
         kube.apply(api, manifests.echo_deployment("echo", echo, BACKENDS, node=backend_node), namespace=ns)
         kube.apply(api, manifests.service("echo", {"app": "echo"}), namespace=ns)
         kube.apply(api, manifests.service("empty", {"app": "nothing-matches-this"}), namespace=ns)
-        wait_for(lambda: kube.pod_ready(api, ns, "app=echo", BACKENDS), timeout=120,
+        wait_for(lambda: kube.pod_ready(api, ns, "app=echo", BACKENDS), timeout=POD_READY_TIMEOUT_S,
                  what=f"{BACKENDS} echo backends in {ns}")
         pods = {p.metadata.name: p.status.pod_ip for p in core.list_namespaced_pod(ns, label_selector="app=echo").items
                 if p.metadata.deletion_timestamp is None}

@@ -12,6 +12,7 @@ import pytest
 
 from loadgen import LoadResult, LoadSpec, run_load
 from proxylab import manifests
+from proxylab.constants import POD_READY_TIMEOUT_S
 
 from .conftest import Backends
 
@@ -108,7 +109,7 @@ def test_one_echo_replica_keep_alive_throughput(backends: Backends, metrics: dic
         kube.apply(api, manifests.echo_deployment("one", cluster_catalog().echo, 1, node=backend_node),
                    namespace=ns)
         kube.apply(api, manifests.service("one", {"app": "one"}), namespace=ns)
-    wait_for(lambda: kube.pod_ready(api, ns, "app=one", 1), timeout=120, what="one echo replica")
+    wait_for(lambda: kube.pod_ready(api, ns, "app=one", 1), timeout=POD_READY_TIMEOUT_S, what="one echo replica")
     res = _run(backends, metrics, targets=(f"one.{ns}.svc.cluster.local:80",), users=10, duration_s=10,
                workers=workers)
     _consistent(res)

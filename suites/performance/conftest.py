@@ -22,6 +22,7 @@ import pytest
 from loadgen import fastgen
 from proxylab import kube
 from proxylab.cluster import ClusterInfo
+from proxylab.constants import POD_READY_TIMEOUT_S
 from proxylab.images.catalog import cluster_catalog
 from proxylab.manifests import RESTRICTED_CONTAINER_SECURITY
 from proxylab.modes import ProxyMode
@@ -87,7 +88,7 @@ def generator_pod(ns: Namespace, name: str, node: str | None) -> str:
         return name
     image = cluster_catalog().locust
     ns.apply(fastgen.generator_pod(name, image, node, RESTRICTED_CONTAINER_SECURITY))
-    wait_for(lambda: kube.pod_ready(ns.api, ns.name, f"probe-name={name}", 1), timeout=120,
+    wait_for(lambda: kube.pod_ready(ns.api, ns.name, f"probe-name={name}", 1), timeout=POD_READY_TIMEOUT_S,
              what=f"generator pod {name}")
     ns.probes.add(name)
     return name
