@@ -57,6 +57,15 @@ class ClusterInfo:
     # The Docker network of the node containers (None: not a local cluster)
     docker_network: str | None = NETWORK
 
+    @property
+    def workers(self) -> list[str]:
+        """The nodes tests pin pods to. On a kind cluster (proxylab's or a local one it was given)
+        all but the control-plane node, which kind names ``<cluster>-control-plane``; on any other
+        cluster :attr:`nodes` already holds only the schedulable nodes (proxylab/existing.py)."""
+        if self.docker_network is None:
+            return list(self.nodes)
+        return [n for n in self.nodes if not n.endswith("-control-plane")]
+
     def node_access_reason(self) -> str | None:
         """Why tests that need this host's view of the nodes (their containers, their Docker network)
         cannot run here, None when they can: the one place such tests ask (suites/conftest.py skips

@@ -263,9 +263,9 @@ def open_cluster(kubeconfig: Path, context: str | None, given: ProxyMode | None,
     local, why_not = local_kind(ips)
     session_kubeconfig = access.write_minified(kubeconfig, chosen, state_dir() / "existing" / run_id / "kubeconfig")
     node_access = None if local else f"no node access: {why_not} (docker exec reaches only local kind nodes)"
-    # A local kind cluster: every node (docker exec reaches each). Elsewhere the nodes tests may pin
-    # pods to: those without a NoSchedule taint (suites pick workers by "control-plane" in the name,
-    # which only kind's naming guarantees).
+    # A local kind cluster: every node (docker exec reaches each; ClusterInfo.workers leaves out
+    # kind's control-plane node by its name). Elsewhere the nodes tests may pin pods to: those
+    # without a NoSchedule taint.
     nodes = sorted(ips) if local else facts["schedulable_nodes"]
     info = ClusterInfo(name=local.name if local else chosen, mode=mode, kubeconfig=session_kubeconfig,
                        nodes=nodes, created=time.time(), up_seconds=0.0, provider=PROVIDER_EXISTING,

@@ -37,7 +37,7 @@ class Namespace:
 
     @property
     def workers(self) -> list[str]:
-        return [n for n in self.cluster.nodes if "control-plane" not in n]
+        return self.cluster.workers
 
     def apply(self, obj: dict[str, Any]) -> Any:
         return kube.apply(self.api, obj, namespace=self.name)

@@ -40,7 +40,7 @@ def backends(cluster: ClusterInfo, request: pytest.FixtureRequest) -> Iterator[B
     try:
         wait_for(lambda: (bool(core.list_namespaced_service_account(ns).items), "no default service account"),
                  timeout=NAMESPACE_READY_TIMEOUT_S, what=f"namespace {ns}")
-        workers = [n for n in cluster.nodes if "control-plane" not in n]
+        workers = cluster.workers
         backend_node = workers[-1] if workers else None
         client_node = workers[0] if len(workers) > 1 else None
         echo = cluster_catalog().echo

@@ -306,3 +306,14 @@ def test_the_guard_of_an_existing_cluster_covers_what_the_suites_target_on_purpo
     targets = ["10.111.222.233/32", "10.244.250.250/32", "203.0.113.250/32", "10.0.0.24/32", "2001:db8::cb00:71fa/128"]
     assert uncovered(targets, guarded_ranges(ranges)) == []
     assert uncovered(["10.96.0.0/16", "10.244.0.0/16"], guarded_ranges(ranges)) == []
+
+
+def test_workers_leave_out_only_kinds_control_plane(tmp_path: Path) -> None:
+    from proxylab.cluster import ClusterInfo
+    from proxylab.modes import ProxyMode
+    kind = ClusterInfo("c", ProxyMode.parse("iptables"), tmp_path, ["c-control-plane", "c-worker", "c-worker2"], 0.0, 0.0)
+    assert kind.workers == ["c-worker", "c-worker2"]
+    # a remote cluster's nodes are already the schedulable ones, whatever their names say
+    remote = ClusterInfo("r", ProxyMode.parse("iptables"), tmp_path, ["control-plane-pool-a", "b"], 0.0, 0.0,
+                         provider="existing", docker_network=None)
+    assert remote.workers == ["control-plane-pool-a", "b"]
