@@ -24,7 +24,7 @@ from pathlib import Path
 OWNER_FILE = "owner.json"
 
 
-def _start_time(pid: int) -> str | None:
+def start_time(pid: int) -> str | None:
     """The process's start time in clock ticks since boot (field 22 of /proc/PID/stat), None if
     no such process."""
     try:
@@ -46,13 +46,13 @@ class Owner:
     start_time: str
 
     def alive(self) -> bool:
-        return _start_time(self.pid) == self.start_time
+        return start_time(self.pid) == self.start_time
 
 
 def claim(state: Path, pid: int | None = None) -> Owner:
     """Record the calling process (or ``pid``) as the owner of the cluster whose state is ``state``."""
     pid = os.getpid() if pid is None else pid
-    start = _start_time(pid)
+    start = start_time(pid)
     if start is None:
         raise ValueError(f"no process {pid}")
     owner = Owner(pid, start)

@@ -13,7 +13,7 @@ import os
 from importlib import resources
 from pathlib import Path
 
-from . import docker
+from . import docker, ownership
 from .errors import ProxylabError, WaitTimeout
 from .hosttools import apt_install
 from .shell import run, which
@@ -37,20 +37,17 @@ def _require_debian_root() -> None:
 
 
 def _running(pid: str) -> bool:
-    """Whether process ``pid`` is alive. A dockerd this very process started earlier (``doctor --fix``
-    on a bare machine starts it, then restarts it to load the runtime wrapper) stays a zombie after
-    it exits until we reap it, so an exited-but-unreaped process counts as stopped."""
+    """Whether process ``pid`` still runs (an exited, unreaped zombie does not). A dockerd this very
+    process started (``doctor --fix`` on a bare machine starts it, then restarts it to load the
+    runtime wrapper) stays a zombie after it exits until we reap it, and a new dockerd refuses to
+    start while the pidfile names a /proc entry, so it is reaped here."""
+    if ownership.start_time(int(pid)) is not None:
+        return True
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    if stat.rsplit(")", 1)[-1].split()[0] == "Z":
-        try:
-            os.waitpid(int(pid), os.WNOHANG)
-        except ChildProcessError:
-            pass
-        return False
-    return True
+        os.waitpid(int(pid), os.WNOHANG)
+    except ChildProcessError:  # not our child, or already gone
+        pass
+    return False
 
 
 def _start_dockerd() -> None:
