@@ -5,6 +5,13 @@ every run has: passed tests and cluster creation time. A regression is a change 
 direction of more than ``threshold`` (relative, and larger than the unit's noise floor
 ``metrics.NOISE_FLOOR``: sub-millisecond jitter is not a regression) between a mode's two newest
 runs, or a test that passed in the previous run and fails now.
+
+A figure that carries its repeat values (``<metric>_stats``) in both runs is held to the same rule
+as a comparison between modes (``significance``): it is a regression only when Welch's t-test on
+the two runs' repeat values gives p < ALPHA, and it is not compared at all when either run's
+figure is unreliable (CV above the bound, or flagged by its suite): a mean that moved within the
+noise measured is not a regression. A figure without repeats (one value per run, e.g. the cluster
+creation time) is judged on the threshold alone, and the regression says so.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from . import metrics as m
+from . import significance as sig
 from .aggregate import mode_key, run_key, short_test_id
 from .chartspec import ChartSpec
 from .load import ModeRun
@@ -31,12 +39,39 @@ class Regression:
     current_run: str
     current: float | str
     change: float | None  # relative; None for verdict changes
+    evidence: str = ""  # how the change was judged: Welch's test on the repeats, or a single value each
 
     def describe(self) -> str:
         if self.change is None:
             return f"{self.mode} {self.test}: {self.previous} in {self.previous_run} -> {self.current}"
+        how = f"; {self.evidence}" if self.evidence else ""
         return (f"{self.mode} {self.test} {self.metric}: {self.previous:.4g} -> {self.current:.4g} "
-                f"({self.change:+.0%}) vs {self.previous_run}")
+                f"({self.change:+.0%}) vs {self.previous_run}{how}")
+
+
+SINGLE_VALUES = "one value per run, no repeats: judged on the threshold alone, not significance-tested"
+
+
+def _repeats(run: ModeRun, test: str, metric: str) -> sig.Sample | None:
+    """The repeat values a passed test stored for ``metric`` (``<metric>_stats``), if any."""
+    for t in run.tests:
+        if t["verdict"] == "passed" and short_test_id(t["id"]) == test:
+            return sig.sample(t.get("metrics", {}).get(f"{metric}_stats"))
+    return None
+
+
+def _evidence(prev: ModeRun, cur: ModeRun, test: str, metric: str) -> str | None:
+    """How a change beyond the threshold is judged: the text a regression carries, or None when it
+    is not one (within the noise measured by the repeats, or a figure too noisy to compare)."""
+    a, b = _repeats(prev, test, metric), _repeats(cur, test, metric)
+    if a is None or b is None or not a.testable or not b.testable:
+        return SINGLE_VALUES
+    if a.unreliable or b.unreliable:
+        return None
+    p, _ = sig.welch_p(a.values, b.values)
+    if p >= sig.ALPHA:
+        return None
+    return f"{sig.TEST_NAME} on the repeats {sig.fmt_p(p)} (n = {a.n} vs {b.n})"
 
 
 def run_order(runs: Sequence[ModeRun]) -> list[str]:
@@ -100,8 +135,9 @@ def regressions(runs: Sequence[ModeRun], threshold: float = DEFAULT_THRESHOLD) -
             if abs(b - a) < m.NOISE_FLOOR.get(mi.unit if mi else "", 0.0):
                 continue
             worse = change > threshold if _better(metric) == "lower" else change < -threshold
-            if worse:
-                found.append(Regression(mode, test, metric, prev.run_id, a, cur.run_id, b, change))
+            evidence = _evidence(prev, cur, test, metric) if worse and test != "run" else SINGLE_VALUES
+            if worse and evidence is not None:
+                found.append(Regression(mode, test, metric, prev.run_id, a, cur.run_id, b, change, evidence))
     for mode, (prev, cur) in pairs.items():
         before = {t["id"]: t["verdict"] for t in prev.tests}
         for t in cur.tests:
