@@ -7,10 +7,14 @@ import json
 import math
 import sys
 from collections.abc import Sequence
+from typing import TypeAlias
 
 from .constants import MAX_LOAD_WORKERS
 from .errors import ProxylabError
 from .modes import ProxyMode, all_modes
+
+# What add_subparsers() returns: each _add_<command> below adds one top-level command to it.
+Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
 def _cmd_doctor(args: argparse.Namespace) -> int:
@@ -257,16 +261,17 @@ def _cmd_upstream_specs(args: argparse.Namespace) -> int:
     return 1 if added or removed or version != pins.kubernetes else 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="proxylab", description=__doc__)
-    sub = p.add_subparsers(dest="command", required=True)
-
+def _add_doctor(sub: Subparsers) -> None:
+    """`proxylab doctor`."""
     d = sub.add_parser("doctor", help="check (and with --fix, repair) the host")
     d.add_argument("--json", action="store_true", help="machine-readable output")
     d.add_argument("--fix", action="store_true",
                    help="root, Debian-like hosts: install/start Docker and the runtime wrapper")
     d.set_defaults(func=_cmd_doctor)
 
+
+def _add_images(sub: Subparsers) -> None:
+    """`proxylab images build`."""
     img = sub.add_parser("images", help="node and fixture images").add_subparsers(dest="sub", required=True)
     b = img.add_parser("build", help="obtain every image: pull when a registry answers, else build")
     g = b.add_mutually_exclusive_group()
@@ -275,11 +280,17 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--auto", dest="strategy", action="store_const", const="auto")
     b.set_defaults(func=_cmd_images_build, strategy="auto")
 
+
+def _add_modes(sub: Subparsers) -> None:
+    """`proxylab modes`."""
     m = sub.add_parser("modes", help="list proxy modes and whether this host supports them")
     m.add_argument("--testable", action="store_true", help="only modes proxylab implements")
     m.add_argument("--tox-envs", action="store_true", help="print the tox envs of the test command")
     m.set_defaults(func=_cmd_modes)
 
+
+def _add_cluster(sub: Subparsers) -> None:
+    """`proxylab cluster up|down|switch-mode|network|list`."""
     c = sub.add_parser("cluster", help="kind clusters, one per proxy mode").add_subparsers(dest="sub", required=True)
     up = c.add_parser("up", help="create a cluster and verify its proxy mode")
     up.add_argument("--mode", required=True, type=_mode_arg,
@@ -303,6 +314,9 @@ def build_parser() -> argparse.ArgumentParser:
     ls = c.add_parser("list", help="list proxylab clusters")
     ls.set_defaults(func=_cmd_cluster_list)
 
+
+def _add_registry(sub: Subparsers) -> None:
+    """`proxylab registry up|down|push`."""
     reg = sub.add_parser("registry", help="a local image registry for --image-registry").add_subparsers(
         dest="sub", required=True)
     rup = reg.add_parser("up", help="run the registry on the clusters' network, 127.0.0.1 only on the host")
@@ -317,11 +331,17 @@ def build_parser() -> argparse.ArgumentParser:
                        help="host[:port][/path], e.g. localhost:5001")
     rpush.set_defaults(func=_cmd_registry_push)
 
+
+def _add_upstream(sub: Subparsers) -> None:
+    """`proxylab upstream specs`."""
     up_ = sub.add_parser("upstream", help="Kubernetes' own e2e Services specs").add_subparsers(dest="sub", required=True)
     sp = up_.add_parser("specs", help="compare the built e2e.test's spec list with the checked-in one")
     sp.add_argument("--write", action="store_true", help="rewrite proxylab/upstream/services-specs.txt from it")
     sp.set_defaults(func=_cmd_upstream_specs)
 
+
+def _add_report(sub: Subparsers) -> None:
+    """`proxylab report`."""
     rep = sub.add_parser("report", help="one self-contained HTML report from results.json files")
     rep.add_argument("results", nargs="+", metavar="RESULTS",
                      help="results.json files or directories searched recursively (e.g. results/<run-id>)")
@@ -334,6 +354,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="also append a Markdown summary to FILE (e.g. $GITHUB_STEP_SUMMARY)")
     rep.set_defaults(func=_cmd_report)
 
+
+def _add_run(sub: Subparsers) -> None:
+    """`proxylab run`."""
     run = sub.add_parser("run", help="the main job: every mode's suites on its own cluster, then the report")
     run.add_argument("--modes", default=None, metavar="M1,M2",
                      help="comma-separated, of: " + ", ".join(m.value for m in all_modes())
@@ -361,12 +384,23 @@ def build_parser() -> argparse.ArgumentParser:
                           "needs N schedulable worker nodes")
     run.set_defaults(func=_cmd_run)
 
+
+def _add_cleanup(sub: Subparsers) -> None:
+    """`proxylab cleanup`."""
     cl = sub.add_parser("cleanup", help="remove what proxylab created in a cluster (by its run label only)")
     cl.add_argument("--kubeconfig", required=True, metavar="PATH")
     cl.add_argument("--context", default=None, metavar="NAME", help="the kubeconfig's context (default: current)")
     cl.add_argument("--run-id", default=None, type=_run_id_arg, metavar="ID",
                     help="only what run ID created (default: what any proxylab run created)")
     cl.set_defaults(func=_cmd_cleanup)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="proxylab", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    for add in (_add_doctor, _add_images, _add_modes, _add_cluster, _add_registry, _add_upstream,
+                _add_report, _add_run, _add_cleanup):
+        add(sub)
     return p
 
 
