@@ -153,48 +153,16 @@ def _with_cgo_toolchain(action: Callable[[], None]) -> Callable[[], None]:
     return run_with_toolchain
 
 
-def _offline_steps(pins: Pins, cat: Catalog) -> list[Step]:
-    go = go_version()
-    if not go:
-        raise BuildFailed("offline image builds need Go (none on PATH). Install Go >= "
-                          f"{pins.go_minimum}, or use `proxylab images build --pull` where a registry answers")
-    specs = {s.name: s for s in gobuild.go_builds(pins)}
-    outs = {name: spec.out_dir for name, spec in specs.items()}
-    steps: list[Step] = []
-    for spec in specs.values():
-        step = _go_step(spec, go)
-        if spec.cgo:
-            step.action = _with_cgo_toolchain(step.action)
-        steps.append(step)
-    go_keys = {s.name: s.key for s in steps}
-
-    pause_out = cache_dir() / "out" / "pause"
-    steps.append(Step("pause", content_hash(pins.pause, pins.kubernetes), lambda: gobuild.build_pause(pins, pause_out),
-                      f"pause {pins.pause} (gcc -static)", lambda: (pause_out / "pause").is_file()))
-
-    base_key = content_hash(pins.debian_suite, rootfs.debian_mirror())
-    steps.append(Step("base-image", base_key,
-                      lambda: rootfs.build_base_image(pins.debian_suite, cat.base,
-                                                      dockerbuild.label_for(base_key)),
-                      f"{cat.base} (debootstrap {pins.debian_suite})", lambda: _image_present(cat.base, base_key)))
-
+def _control_plane_image_steps(cat: Catalog, outs: dict[str, Path], go_keys: dict[str, str], pause_key: str,
+                               pause_out: Path, base_key: str) -> list[Step]:
+    """One image per control-plane component of the node image: kube-proxy on the Debian base (it
+    needs iptables/nft), every other one a single static binary on scratch."""
     tmpl = dockerbuild.TEMPLATES
-    kb_key = content_hash(base_key, tmpl / "kind-base.Dockerfile.j2", pins.kind, pins.pause,
-                          [go_keys[n] for n in ("containerd", "runc", "crictl", "cni-plugins")])
-
-    def build_kind_base() -> None:
-        ctx = _prepare_kind_base_context(pins, outs)
-        dockerbuild.build(ctx, "kind-base.Dockerfile.j2", [cat.node_base], base=cat.base,
-                          label=dockerbuild.label_for(kb_key))
-
-    steps.append(Step("kind-base-image", kb_key, build_kind_base, f"{cat.node_base} (systemd, containerd, runc, CNI)",
-                      lambda: _image_present(cat.node_base, kb_key)))
-
     binaries = {"kube-apiserver": outs["kubernetes"], "kube-controller-manager": outs["kubernetes"],
                 "kube-scheduler": outs["kubernetes"], "etcd": outs["etcd"], "coredns": outs["coredns"],
                 "pause": pause_out}
-    source_key = {"etcd": go_keys["etcd"], "coredns": go_keys["coredns"], "pause": steps[len(specs)].key}
-    component_keys: list[str] = []
+    source_key = {"etcd": go_keys["etcd"], "coredns": go_keys["coredns"], "pause": pause_key}
+    steps: list[Step] = []
     for component, ref in cat.control_plane().items():
         if component == "kube-proxy":
             key = content_hash(go_keys["kubernetes"], base_key, tmpl / "kube-proxy.Dockerfile.j2", tmpl / "select-iptables")
@@ -218,8 +186,51 @@ def _offline_steps(pins: Pins, cat: Catalog) -> list[Step]:
                                   user="65535:65535" if component == "pause" else "",
                                   label=dockerbuild.label_for(key))
             action = build_scratch
-        component_keys.append(key)
         steps.append(Step(f"image-{component}", key, action, ref, functools.partial(_image_present, ref, key)))
+    return steps
+
+
+def _offline_steps(pins: Pins, cat: Catalog) -> list[Step]:
+    go = go_version()
+    if not go:
+        raise BuildFailed("offline image builds need Go (none on PATH). Install Go >= "
+                          f"{pins.go_minimum}, or use `proxylab images build --pull` where a registry answers")
+    specs = {s.name: s for s in gobuild.go_builds(pins)}
+    outs = {name: spec.out_dir for name, spec in specs.items()}
+    steps: list[Step] = []
+    for spec in specs.values():
+        step = _go_step(spec, go)
+        if spec.cgo:
+            step.action = _with_cgo_toolchain(step.action)
+        steps.append(step)
+    go_keys = {s.name: s.key for s in steps}
+
+    pause_out = cache_dir() / "out" / "pause"
+    pause_key = content_hash(pins.pause, pins.kubernetes)
+    steps.append(Step("pause", pause_key, lambda: gobuild.build_pause(pins, pause_out),
+                      f"pause {pins.pause} (gcc -static)", lambda: (pause_out / "pause").is_file()))
+
+    base_key = content_hash(pins.debian_suite, rootfs.debian_mirror())
+    steps.append(Step("base-image", base_key,
+                      lambda: rootfs.build_base_image(pins.debian_suite, cat.base,
+                                                      dockerbuild.label_for(base_key)),
+                      f"{cat.base} (debootstrap {pins.debian_suite})", lambda: _image_present(cat.base, base_key)))
+
+    tmpl = dockerbuild.TEMPLATES
+    kb_key = content_hash(base_key, tmpl / "kind-base.Dockerfile.j2", pins.kind, pins.pause,
+                          [go_keys[n] for n in ("containerd", "runc", "crictl", "cni-plugins")])
+
+    def build_kind_base() -> None:
+        ctx = _prepare_kind_base_context(pins, outs)
+        dockerbuild.build(ctx, "kind-base.Dockerfile.j2", [cat.node_base], base=cat.base,
+                          label=dockerbuild.label_for(kb_key))
+
+    steps.append(Step("kind-base-image", kb_key, build_kind_base, f"{cat.node_base} (systemd, containerd, runc, CNI)",
+                      lambda: _image_present(cat.node_base, kb_key)))
+
+    component_steps = _control_plane_image_steps(cat, outs, go_keys, pause_key, pause_out, base_key)
+    steps += component_steps
+    component_keys = [s.key for s in component_steps]
 
     node_key = content_hash(kb_key, go_keys["kubernetes"], component_keys, Path(node.__file__))
     images = list(cat.control_plane().values())
