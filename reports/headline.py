@@ -65,7 +65,8 @@ FIGURES: tuple[Figure, ...] = (
     # Not "/ pod-IP baseline" at K: in iptables mode the pod-IP baseline is not proxy-free at scale (a
     # new connection to a pod IP walks all of KUBE-SERVICES without a match; measured: 6,633 -> 1,935
     # requests/s from 1,000 to 10,000 Services, worse than the ClusterIP's 0.40x), so that ratio
-    # ranked iptables first for the wrong reason. Both run in the same run, client and backend.
+    # ranked iptables first for the wrong reason. Every mode's rate comes from the same setup (one
+    # wrk pod on the first worker, one backend on the second) in the same run.
     Figure("many Services: new-connection throughput", "scale.newconn_rps", "requests/s", "higher", curve=True),
     Figure("many Services: new-connection throughput, largest K / smallest K", "scale.newconn_ratio_to_smallest_k",
            "x", "higher", curve=True),
