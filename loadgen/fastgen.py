@@ -96,6 +96,11 @@ class FastResult:
     loadavg_before: list[float]
     loadavg_after: list[float]
     offered_rps: float | None = None  # vegeta: the schedule it kept
+    # The client pod's own TCP state (None from drivers that did not report it): sockets in
+    # TIME_WAIT in its network namespace before and after the run, and its ephemeral port range.
+    client_time_wait_before: int | None = None
+    client_time_wait_after: int | None = None
+    ephemeral_ports: int | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -116,6 +121,13 @@ class FastResult:
     @property
     def kernel_us_per_request(self) -> float | None:
         return self.kernel_cpu_s / self.ok * 1e6 if self.ok else None
+
+    @property
+    def client_port_share_held(self) -> float | None:
+        """The share of the client's ephemeral ports held in TIME_WAIT after the run."""
+        if self.client_time_wait_after is None or not self.ephemeral_ports:
+            return None
+        return self.client_time_wait_after / self.ephemeral_ports
 
     @property
     def generator_bound(self) -> bool:
@@ -142,6 +154,8 @@ class FastResult:
             "kernel_cpu_s": round(self.kernel_cpu_s, 3),
             "kernel_us_per_request": None if (k := self.kernel_us_per_request) is None else round(k, 2),
             "host_cpu_s": self.host_cpu_s, "ncpu": self.ncpu, "loadavg": [self.loadavg_before, self.loadavg_after],
+            "client_time_wait": [self.client_time_wait_before, self.client_time_wait_after],
+            "ephemeral_ports": self.ephemeral_ports,
         }
 
 
@@ -165,7 +179,9 @@ def from_raw(spec: FastSpec, raw: dict[str, Any]) -> FastResult:
                       gen_cpu_s=float(raw["gen_cpu_s"]), wall_s=float(raw["wall_s"]),
                       host_cpu_s={k: float(v) for k, v in raw["host_cpu_s"].items()}, ncpu=int(raw["ncpu"]),
                       loadavg_before=list(raw["loadavg_before"]), loadavg_after=list(raw["loadavg_after"]),
-                      offered_rps=raw.get("offered_rps"), raw=raw)
+                      offered_rps=raw.get("offered_rps"), client_time_wait_before=raw.get("client_time_wait_before"),
+                      client_time_wait_after=raw.get("client_time_wait_after"),
+                      ephemeral_ports=raw.get("ephemeral_ports"), raw=raw)
 
 
 def parse_output(spec: FastSpec, stdout: str) -> FastResult:
@@ -185,13 +201,23 @@ def run_fast(api: client.ApiClient, namespace: str, pod: str, spec: FastSpec) ->
     return parse_output(spec, res.stdout)
 
 
+# The generator pod's source ports (namespaced sysctls on Kubernetes' "safe" list, allowed by every
+# kubelet and by the restricted Pod Security level): 61,744 instead of Linux's default 28,232, so
+# the TIME_WAIT sockets a new-connection run leaves behind do not exhaust them (loadgen/validity.py).
+# The NodePort range stays reserved: no client socket uses a port a node would answer on.
+GENERATOR_SYSCTLS = (("net.ipv4.ip_local_port_range", "1024 65535"),
+                     ("net.ipv4.ip_local_reserved_ports", "30000-32767"))
+
+
 def generator_pod(name: str, image: str, node: str | None, security: dict[str, Any]) -> dict[str, Any]:
     """An idle pod of the load-generator image to exec the generators in:
-    non-root, no capabilities, read-only root with a small writable /tmp, no API token."""
+    non-root, no capabilities, read-only root with a small writable /tmp, no API token, a wide
+    ephemeral port range (:data:`GENERATOR_SYSCTLS`)."""
     spec: dict[str, Any] = {
         "terminationGracePeriodSeconds": 0, "automountServiceAccountToken": False, "enableServiceLinks": False,
         "activeDeadlineSeconds": 4 * 3600,  # never outlives a forgotten namespace by much
-        "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+        "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"},
+                            "sysctls": [{"name": k, "value": v} for k, v in GENERATOR_SYSCTLS]},
         "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}],
         "containers": [{"name": "probe", "image": image, "imagePullPolicy": "IfNotPresent",
                         "command": ["/bin/sleep", "14400"], "securityContext": security,

@@ -20,6 +20,12 @@ from .spec import LoadSpec
 MIN_DURATION_SHARE = 0.9  # a run must last this share of the time asked
 MIN_RATE_SHARE = 0.95  # an open-loop run must send this share of the requests its schedule asked for
 MAX_OUTSIDE_SHARE = 0.35  # CPU used outside the cluster during the run, as a share of the machine
+# Client sockets in TIME_WAIT after the run, as a share of its ephemeral ports. Linux's connect()
+# tries ports of one parity first (half the range); once they are mostly held, every connect()
+# searches the hash table port by port. Measured on ebpf (2026-12-02, 28,232-port range, 5-s wrk
+# new-connection runs from one pod): 13,267 req/s with 9,653 held (34 %), 8,469 with ~14,200
+# (50 %) and 462 with ~18,000 (64 %), the kernel time per request rising from 101 to 2,427 µs.
+MAX_CLIENT_TIME_WAIT_SHARE = 0.35
 
 R = TypeVar("R")
 
@@ -39,6 +45,11 @@ def fast_problems(res: FastResult) -> list[str]:
     behind = behind_schedule(res)
     if behind:
         out.append(behind)
+    held = res.client_port_share_held
+    if held is not None and held > MAX_CLIENT_TIME_WAIT_SHARE:
+        out.append(f"the client held {res.client_time_wait_after} of its {res.ephemeral_ports} source ports in "
+                   f"TIME_WAIT ({held:.0%} > {MAX_CLIENT_TIME_WAIT_SHARE:.0%}): connect() was searching for a "
+                   "free port, so the rate is the client's, not the path's")
     return out
 
 
@@ -64,6 +75,15 @@ def locust_problems(res: LoadResult, spec: LoadSpec) -> list[str]:
     elif spec.max_requests is not None and res.requests < spec.max_requests:
         out.append(f"made {res.requests} of the {spec.max_requests} requests asked")
     return out
+
+
+def conntrack_problems(drops: float | None) -> list[str]:
+    """The host's conntrack dropped packets during the run: its table was full (proxylab/sysctl.py)."""
+    if drops:
+        return [f"the host's conntrack dropped {int(drops)} packets during the run (its table was full: "
+                "`nf_conntrack: table full` in dmesg), so new connections waited for SYN retransmits; "
+                "`proxylab cluster up` raises net.netfilter.nf_conntrack_max"]
+    return []
 
 
 def outside_problems(outside_cores: float | None, ncpu: int) -> list[str]:

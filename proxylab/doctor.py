@@ -53,9 +53,10 @@ def checks() -> list[Check]:
         note = "" if mode.implemented else " (mode not implemented in proxylab yet)"
         out.append(Check(f"mode {mode.value}", OK if ok else UNSUPPORTED, reason + note))
     low = sysctl.missing()
-    out.append(Check("inotify limits", INFO if low else OK,
+    out.append(Check("host limits", INFO if low else OK,
                      "; ".join(f"{k.replace('/', '.')}={now} < {want}" for k, (now, want) in low.items())
-                     + " (raised automatically by `cluster up`)" if low else "enough for several kind clusters"))
+                     + " (raised automatically by `cluster up`)" if low
+                     else "inotify and conntrack: enough for several kind clusters and their benchmarks"))
     reach = registry_reachable()
     out.append(Check("registry", INFO, "registry.k8s.io answers: images are pulled (`images build --auto`)"
                      if reach else "no registry answers: images are built from pinned sources "

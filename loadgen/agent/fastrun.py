@@ -18,6 +18,12 @@ Every command also reports what the run cost and what else ran beside it: the ge
 (``getrusage`` of its process), the machine's CPU split over the run from ``/proc/stat`` (the kind
 nodes share the host's kernel, so this is the kernel's system + softirq time for the whole data
 path: client, proxy rules, backends), and the load average before and after.
+
+It also reports the client's own TCP state: the sockets in TIME_WAIT in the pod's network namespace
+before and after the run (``/proc/net/sockstat``, per namespace) and the size of its ephemeral port
+range. A new-connection run leaves part of its connections in TIME_WAIT on the client for 60 s;
+when they hold most of the range, ``connect()`` spends its time searching for a free source port
+and the run measures the client, not the path (see loadgen/validity.py).
 """
 
 from __future__ import annotations
@@ -55,6 +61,45 @@ def cpu_seconds() -> dict[str, float]:
     return {name: int(v) / tick for name, v in zip(_STAT_FIELDS, parts, strict=False)}
 
 
+def tcp_time_wait() -> int | None:
+    """Sockets in TIME_WAIT in this network namespace (the ``tw`` of /proc/net/sockstat's TCP line)."""
+    try:
+        with open("/proc/net/sockstat") as f:
+            for line in f:
+                if line.startswith("TCP:"):
+                    fields = line.split()[1:]
+                    return int(dict(zip(fields[::2], fields[1::2], strict=False))["tw"])
+    except (OSError, KeyError, ValueError):
+        return None
+    return None
+
+
+def ephemeral_ports() -> int | None:
+    """How many source ports connect() can choose from in this network namespace."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            port_range = f.read()
+        with open("/proc/sys/net/ipv4/ip_local_reserved_ports") as f:
+            reserved = f.read()
+    except OSError:
+        return None
+    return count_ports(port_range, reserved)
+
+
+def count_ports(port_range: str, reserved: str) -> int | None:
+    """The ports of ``net.ipv4.ip_local_port_range`` ("32768\t60999") less those of
+    ``net.ipv4.ip_local_reserved_ports`` ("30000-32767,40000") inside it."""
+    try:
+        low, high = (int(x) for x in port_range.split()[:2])
+        held = 0
+        for part in filter(None, reserved.strip().split(",")):
+            first, _, last = part.partition("-")
+            held += max(min(int(last or first), high) - max(int(first), low) + 1, 0)
+    except ValueError:
+        return None
+    return high - low + 1 - held
+
+
 def loadavg() -> list[float]:
     with open("/proc/loadavg") as f:
         return [float(x) for x in f.read().split()[:3]]
@@ -63,10 +108,10 @@ def loadavg() -> list[float]:
 def measured(argv: list[str], timeout_s: float) -> tuple[subprocess.CompletedProcess[str], dict[str, object]]:
     """Run ``argv`` and return it with what it cost: its CPU, the machine's CPU split, wall time."""
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu0, load0, t0 = cpu_seconds(), loadavg(), time.monotonic()
+    tw0, cpu0, load0, t0 = tcp_time_wait(), cpu_seconds(), loadavg(), time.monotonic()
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s, check=False)
     wall = time.monotonic() - t0
-    cpu1, load1 = cpu_seconds(), loadavg()
+    cpu1, load1, tw1 = cpu_seconds(), loadavg(), tcp_time_wait()
     ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     user, system = ru1.ru_utime - ru0.ru_utime, ru1.ru_stime - ru0.ru_stime
     cost: dict[str, object] = {
@@ -74,6 +119,7 @@ def measured(argv: list[str], timeout_s: float) -> tuple[subprocess.CompletedPro
         "gen_cpu_s": round(user + system, 3), "gen_cores": round((user + system) / wall, 3) if wall else None,
         "host_cpu_s": {k: round(cpu1[k] - cpu0[k], 3) for k in _STAT_FIELDS}, "ncpu": os.cpu_count(),
         "loadavg_before": load0, "loadavg_after": load1,
+        "client_time_wait_before": tw0, "client_time_wait_after": tw1, "ephemeral_ports": ephemeral_ports(),
     }
     return proc, cost
 

@@ -4,6 +4,10 @@ On kind every node is a container on this host, so the machine's busy time split
 cluster (the node containers' cgroups: kubelet, proxy, pods) and everything outside it (other
 builds, other jobs, the harness itself). A large outside share means the run competed for the
 CPU: its figures are not the data path's.
+
+It also counts the packets the host's conntrack dropped: traffic between kind nodes crosses the
+host's Docker bridge and is tracked there too (proxylab/sysctl.py); when that table is full the
+host drops new connections, and a run taken then measures the host, not the proxy.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from pathlib import Path
 from .. import docker
 
 _STAT = Path("/proc/stat")
+_CONNTRACK_STAT = Path("/proc/net/stat/nf_conntrack")
 _FIELDS = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
 
 
@@ -24,6 +29,22 @@ class Sample:
     t: float
     host_busy_s: float  # machine-wide non-idle CPU seconds (summed over CPUs)
     cluster_s: float | None  # the node containers' cumulative CPU seconds; None when unreadable
+    conntrack_drops: int | None = None  # the host conntrack's dropped packets so far; None when unreadable
+
+
+def conntrack_drops(text: str | None = None) -> int | None:
+    """Packets the host's conntrack dropped (table full), summed over CPUs, from
+    /proc/net/stat/nf_conntrack (a header line, then one line of hex counters per CPU)."""
+    if text is None:
+        if not _CONNTRACK_STAT.exists():
+            return None
+        text = _CONNTRACK_STAT.read_text()
+    lines = text.split("\n")
+    names = lines[0].split()
+    if "drop" not in names:
+        return None
+    col = names.index("drop")
+    return sum(int(line.split()[col], 16) for line in lines[1:] if len(line.split()) > col)
 
 
 def _host_busy() -> float:
@@ -68,7 +89,7 @@ class Sampler:
     def sample(self) -> Sample:
         parts = [_container_cpu_s(cid) for cid in self._ids if cid]
         cluster = None if not parts or any(p is None for p in parts) else sum(p for p in parts if p is not None)
-        return Sample(time.monotonic(), _host_busy(), cluster)
+        return Sample(time.monotonic(), _host_busy(), cluster, conntrack_drops())
 
 
 def _container_memory_bytes(cid: str) -> int | None:
@@ -81,16 +102,19 @@ def _container_memory_bytes(cid: str) -> int | None:
 
 
 def between(a: Sample, b: Sample) -> dict[str, float | None]:
-    """Cores used over [a, b]: the whole machine, the cluster, and outside it (None when unknown)."""
+    """Cores used over [a, b]: the whole machine, the cluster, and outside it (None when unknown),
+    and the packets the host's conntrack dropped meanwhile."""
     dt = b.t - a.t
+    drops = None if a.conntrack_drops is None or b.conntrack_drops is None else b.conntrack_drops - a.conntrack_drops
     if dt <= 0:
-        return {"host_cores": None, "cluster_cores": None, "outside_cores": None, "seconds": dt}
+        return {"host_cores": None, "cluster_cores": None, "outside_cores": None, "seconds": dt,
+                "host_conntrack_drops": drops}
     host = (b.host_busy_s - a.host_busy_s) / dt
     cluster = None if a.cluster_s is None or b.cluster_s is None else (b.cluster_s - a.cluster_s) / dt
     outside = None if cluster is None else max(host - cluster, 0.0)
     return {"host_cores": round(host, 3), "cluster_cores": None if cluster is None else round(cluster, 3),
             "outside_cores": None if outside is None else round(outside, 3), "seconds": round(dt, 2),
-            "loadavg_1m": round(os.getloadavg()[0], 2)}
+            "loadavg_1m": round(os.getloadavg()[0], 2), "host_conntrack_drops": drops}
 
 
 def wait_quiet(sampler: Sampler, max_cores: float, window_s: float = 3.0,

@@ -84,14 +84,20 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def generator_pod(ns: Namespace, name: str, node: str | None) -> str:
     """An idle pod of the load-generator image (wrk, vegeta) to run the compiled generators
     (:mod:`loadgen.fastgen`) in."""
-    if name in ns.probes:
-        return name
+    return generator_pods(ns, [name], node)[0]
+
+
+def generator_pods(ns: Namespace, names: list[str], node: str | None) -> list[str]:
+    """Generator pods named ``names`` on ``node``: all created first, then waited for."""
     image = cluster_catalog().locust
-    ns.apply(fastgen.generator_pod(name, image, node, RESTRICTED_CONTAINER_SECURITY))
-    wait_for(lambda: kube.pod_ready(ns.api, ns.name, f"probe-name={name}", 1), timeout=POD_READY_TIMEOUT_S,
-             what=f"generator pod {name}")
-    ns.probes.add(name)
-    return name
+    new = [name for name in names if name not in ns.probes]
+    for name in new:
+        ns.apply(fastgen.generator_pod(name, image, node, RESTRICTED_CONTAINER_SECURITY))
+    for name in new:
+        wait_for(lambda n=name: kube.pod_ready(ns.api, ns.name, f"probe-name={n}", 1),  # type: ignore[misc]
+                 timeout=POD_READY_TIMEOUT_S, what=f"generator pod {name}")
+        ns.probes.add(name)
+    return names
 
 
 @dataclass

@@ -57,33 +57,56 @@ class Pairs:
     service: list[Run] = field(default_factory=list)
 
 
+# Generator pods per role, used in turn. A new-connection run leaves about a tenth of its
+# connections in TIME_WAIT on the client for 60 s (wrk closes as the server's FIN arrives): 8,000
+# after a 5-s run at 13,000 req/s. Runs alternate between two roles, so with four pods each a pod
+# rests for seven runs (about a minute) before its next one, and its TIME_WAIT sockets are gone.
+# Each run records the client's TIME_WAIT count; a run whose client was short of ports is invalid.
+POOL = 4
+
+
+def pool_names(prefix: str) -> list[str]:
+    """The names of one role's generator pods."""
+    return [f"{prefix}-{i}" for i in range(POOL)]
+
+
 @dataclass
 class Client:
-    """Where the generators run: two idle generator pods on the same node, one for the ClusterIP
-    runs and one for the pod-IP runs, and the host-side CPU sampler.
+    """Where the generators run: generator pods on one node, a pool for the ClusterIP runs and a
+    pool for the pod-IP runs, and the host-side CPU sampler.
 
-    Why two: a new-connection benchmark reuses source ports within the backend's TIME_WAIT (60 s;
-    the server closes first on ``Connection: close``). Linux accepts a SYN for a 4-tuple in
-    TIME_WAIT only if its TCP timestamp is newer (PAWS), and the client's timestamp offset is
-    derived from the (source, destination) address pair, which differs between the ClusterIP and
-    the pod IP. From one pod, alternating the two targets made the backend drop hundreds of SYNs
-    per run (its PAWSTimewait counter), each costing the client a 1-s retransmit: new-connection
-    rates varied 4x between repeats. Separate client pods never share a 4-tuple across targets."""
+    Why separate pools: a new-connection benchmark reuses source ports within the backend's
+    TIME_WAIT (60 s; the server closes first on ``Connection: close``). Linux accepts a SYN for a
+    4-tuple in TIME_WAIT only if its TCP timestamp is newer (PAWS), and the client's timestamp
+    offset is derived from the (source, destination) address pair, which differs between the
+    ClusterIP and the pod IP. From one pod, alternating the two targets made the backend drop
+    hundreds of SYNs per run (its PAWSTimewait counter), each costing the client a 1-s retransmit:
+    new-connection rates varied 4x between repeats. Separate client pods never share a 4-tuple
+    across targets. Why pools: see :data:`POOL`."""
 
     ns: Namespace
-    pods: dict[str, str]  # "service" | "baseline" -> generator pod
+    pods: dict[str, list[str]]  # "service" | "baseline" -> generator pods, used in turn
     sampler: interference.Sampler
+    _turn: dict[str, int] = field(default_factory=dict)
+
+    def next_pod(self, role: str) -> str:
+        """The ``role``'s pod that rested longest (round robin)."""
+        pool = self.pods[role]
+        i = self._turn.get(role, 0)
+        self._turn[role] = i + 1
+        return pool[i % len(pool)]
 
     def once(self, spec: FastSpec, role: str) -> tuple[FastResult, dict[str, float | None]]:
-        """One run from the ``role``'s pod and the CPU used outside the cluster meanwhile (no validity check)."""
+        """One run from the ``role``'s next pod and the CPU used outside the cluster meanwhile (no validity check)."""
         before = self.sampler.sample()
-        res = fastgen.run_fast(self.ns.api, self.ns.name, self.pods[role], spec)
+        res = fastgen.run_fast(self.ns.api, self.ns.name, self.next_pod(role), spec)
         return res, interference.between(before, self.sampler.sample())
 
     @staticmethod
     def problems(r: tuple[FastResult, dict[str, float | None]]) -> list[str]:
         res, seen = r
-        return validity.fast_problems(res) + validity.outside_problems(seen.get("outside_cores"), res.ncpu)
+        return (validity.fast_problems(res) + validity.outside_problems(seen.get("outside_cores"), res.ncpu)
+                + validity.conntrack_problems(seen.get("host_conntrack_drops")))
 
     def run(self, spec: FastSpec, role: str, what: str) -> Run:
         """A valid run: an invalid one is re-run once; invalid twice fails (validity.InvalidRun)."""

@@ -23,7 +23,7 @@ from proxylab.results import MetricId, records
 from suites.namespaces import Namespace
 
 from . import datapath
-from .conftest import ProxyObserver, client_node, generator_pod
+from .conftest import ProxyObserver, client_node, generator_pods
 
 # The locust runs (scenarios 1-3) need no view of the nodes from this host, so they also run on a
 # remote cluster (the proxy's CPU comes through the node agent); the wrk/vegeta data path checks
@@ -240,7 +240,7 @@ def one(namespace: Namespace) -> One:
     ip = st["service"]["clusterIP"]
     pod_ip = st["endpoints"][0]["ip"]
     node = client_node(namespace)
-    gens = {role: generator_pod(namespace, f"fastgen-{role}", node) for role in ("service", "baseline")}
+    gens = {role: generator_pods(namespace, datapath.pool_names(f"fastgen-{role}"), node) for role in ("service", "baseline")}
     checker = namespace.probe_pod("warm-one", node)
     namespace.wait_serving(checker, f"http://{ip}/")
     client = datapath.Client(namespace, gens, interference.Sampler(list(namespace.cluster.nodes)))
