@@ -35,7 +35,8 @@ class InvalidRun(LoadgenError):
 
 
 def fast_problems(res: FastResult) -> list[str]:
-    """Why a wrk/vegeta run is not a measurement: nothing answered, ran short, or fell behind its schedule."""
+    """Why a wrk/vegeta run is not a measurement: nothing answered, ran short, fell behind its
+    schedule, or its client was short of source ports."""
     spec = res.spec
     out = []
     if res.ok == 0:

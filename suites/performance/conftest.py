@@ -27,9 +27,11 @@ from proxylab.images.catalog import cluster_catalog
 from proxylab.manifests import RESTRICTED_CONTAINER_SECURITY
 from proxylab.modes import ProxyMode
 from proxylab.nodes import NodeAccess
-from proxylab.perf import memory, profile, promtext, resources
+from proxylab.perf import interference, memory, profile, promtext, resources
 from proxylab.wait import wait_for
 from suites.namespaces import Namespace
+
+from . import datapath
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -98,6 +100,13 @@ def generator_pods(ns: Namespace, names: list[str], node: str | None) -> list[st
                  timeout=POD_READY_TIMEOUT_S, what=f"generator pod {name}")
         ns.probes.add(name)
     return names
+
+
+def datapath_client(ns: Namespace, prefix: str, node: str | None) -> datapath.Client:
+    """The compiled generators' client: a pool of generator pods per role (``<prefix>-service-i``,
+    ``<prefix>-baseline-i``) on ``node``, and the host-side sampler of the cluster's nodes."""
+    pods = {role: generator_pods(ns, datapath.pool_names(f"{prefix}-{role}"), node) for role in ("service", "baseline")}
+    return datapath.Client(ns, pods, interference.Sampler(list(ns.cluster.nodes)))
 
 
 @dataclass

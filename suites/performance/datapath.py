@@ -58,10 +58,11 @@ class Pairs:
 
 
 # Generator pods per role, used in turn. A new-connection run leaves about a tenth of its
-# connections in TIME_WAIT on the client for 60 s (wrk closes as the server's FIN arrives): 8,000
-# after a 5-s run at 13,000 req/s. Runs alternate between two roles, so with four pods each a pod
-# rests for seven runs (about a minute) before its next one, and its TIME_WAIT sockets are gone.
-# Each run records the client's TIME_WAIT count; a run whose client was short of ports is invalid.
+# connections in TIME_WAIT on the client for 60 s (wrk closes as the server's FIN arrives): 6,000
+# to 9,000 after a 5-s run at 11,000-13,000 req/s (measured on ebpf and iptables, 2026-12-02).
+# Runs alternate between two roles, so with four pods each a pod rests for seven runs (about a
+# minute) before its next one, and its TIME_WAIT sockets are gone. Each run records the client's
+# TIME_WAIT count; a run whose client was short of ports is invalid.
 POOL = 4
 
 

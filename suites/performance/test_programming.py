@@ -48,7 +48,7 @@ from proxylab.wait import wait_for
 from suites.namespaces import Namespace, in_background
 
 from . import datapath
-from .conftest import ProxyObserver, client_node, generator_pods
+from .conftest import ProxyObserver, client_node, datapath_client
 
 pytestmark = [pytest.mark.e2e, pytest.mark.node_access]  # the node containers' CPU, read on this host (perf/interference.py)
 
@@ -252,9 +252,7 @@ def sweep(namespace: Namespace, perf: PerfConfig, proxy: ProxyObserver, proxy_mo
     placement = {"placement": {"nodes": [workers[-1]]}} if len(workers) > 1 else {}
     fx = namespace.fixture("tiny", {"replicas": 1, **placement})
     st = fx.status()
-    gens = {role: generator_pods(namespace, datapath.pool_names(f"prog-{role}"), client_node(namespace))
-            for role in ("service", "baseline")}
-    path = datapath.Client(namespace, gens, interference.Sampler(list(namespace.cluster.nodes)))
+    path = datapath_client(namespace, "prog", client_node(namespace))
     probes = {role: namespace.probe_pod(f"prog-probe-{role}", client_node(namespace)) for role in ("service", "baseline")}
     return Sweep(namespace, {FIXTURE_LABEL: "tiny"}, st["endpoints"][0]["ip"], st["service"]["clusterIP"], path,
                  proxy_mode, probes, proxy.nodes)

@@ -17,13 +17,13 @@ import pytest
 from loadgen import LoadResult, LoadSpec, run_load, validity
 from loadgen.fastgen import FastSpec
 from proxylab import manifests
-from proxylab.perf import interference, resources, summary
+from proxylab.perf import resources, summary
 from proxylab.perf.profile import PerfConfig
 from proxylab.results import MetricId, records
 from suites.namespaces import Namespace
 
 from . import datapath
-from .conftest import ProxyObserver, client_node, generator_pods
+from .conftest import ProxyObserver, client_node, datapath_client
 
 # The locust runs (scenarios 1-3) need no view of the nodes from this host, so they also run on a
 # remote cluster (the proxy's CPU comes through the node agent); the wrk/vegeta data path checks
@@ -240,10 +240,9 @@ def one(namespace: Namespace) -> One:
     ip = st["service"]["clusterIP"]
     pod_ip = st["endpoints"][0]["ip"]
     node = client_node(namespace)
-    gens = {role: generator_pods(namespace, datapath.pool_names(f"fastgen-{role}"), node) for role in ("service", "baseline")}
     checker = namespace.probe_pod("warm-one", node)
     namespace.wait_serving(checker, f"http://{ip}/")
-    client = datapath.Client(namespace, gens, interference.Sampler(list(namespace.cluster.nodes)))
+    client = datapath_client(namespace, "fastgen", node)
     return One(client, f"{ip}:80", f"{pod_ip}:{manifests.ECHO_HTTP_PORT}", checker)
 
 
