@@ -64,6 +64,8 @@ CURVES: dict[str, MetricInfo] = {
     # test_data_path_at_scale (suites/performance/test_programming.py): the data path with K Services
     "newconn_rps": MetricInfo("new-connection throughput", "requests/s", "higher"),
     "keepalive_rps": MetricInfo("keep-alive throughput", "requests/s", "higher"),
+    "newconn_pod_ip_rps": MetricInfo("new-connection throughput by pod IP (no Service)", "requests/s", "higher"),
+    "keepalive_pod_ip_rps": MetricInfo("keep-alive throughput by pod IP (no Service)", "requests/s", "higher"),
     "newconn_ratio_to_smallest_k": MetricInfo("new-connection throughput / at the smallest K", "x", "higher"),
     "keepalive_ratio_to_smallest_k": MetricInfo("keep-alive throughput / at the smallest K", "x", "higher"),
     "newconn_ratio_to_baseline": MetricInfo("new-connection throughput / pod-IP baseline", "x", "higher"),
@@ -76,6 +78,8 @@ CURVES: dict[str, MetricInfo] = {
     "connect_pod_ip_p99_ms": MetricInfo("connect p99 by pod IP (no Service)", "ms", "lower"),
     "kernel_cpu_us_per_request": MetricInfo("kernel CPU per request", MICROSECONDS, "lower"),
     "dataplane_entries": MetricInfo("data-plane entries", "entries", "lower"),
+    "service_rule_position": MetricInfo("rules a first packet to the measured Service is compared against", "rules",
+                                        "lower"),
     "sync_seconds": MetricInfo("proxy sync time", "s", "lower"),
 }
 STATS_SUFFIX = "_stats"

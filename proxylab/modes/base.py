@@ -176,6 +176,13 @@ class ProxyMode(abc.ABC):
         its own listing (see proxylab/perf/dataplane.py): [] once a Service (or that port of it) is
         gone everywhere in the proxy's dataplane on that node."""
 
+    def match_order(self, node: str) -> list[str] | None:
+        """The Services (``"ip:port"``, ``""`` for a rule that is no Service) in the order the first
+        packet of a connection on ``node`` is compared against them, when the proxy looks Services
+        up in a list (kube-proxy iptables: the KUBE-SERVICES chain); then the cost of a connection
+        depends on where its Service sits. None (the default) for hash lookups, where it does not."""
+        return None
+
     def sweep_limit(self) -> tuple[int | None, str]:
         """The largest number of one-backend Services the mode's tables hold as proxylab sets it up."""
         return None, "no table limit below the sweep's maximum"

@@ -52,6 +52,9 @@ class Proxier:
     counts: Callable[[str], dict[str, int]]  # node -> what it programmed (proxylab/perf/dataplane.py)
     # (node, ip, port) -> the lines of its listing that program ip[:port] (proxylab/perf/dataplane.py)
     entries: Callable[[str, str, int | None], list[str]]
+    # node -> the Services ("ip:port") in the order a first packet is compared against them, for a
+    # proxier that looks Services up in a list; None where the lookup is a hash (nftables maps, IPVS)
+    match_order: Callable[[str], list[str]] | None = None
 
 
 def _iptables_evidence(node: str) -> tuple[bool, str]:
@@ -89,8 +92,12 @@ def _ipvs_entries(node: str, ip: str, port: int | None) -> list[str]:
     return found
 
 
-IPTABLES = Proxier("iptables", _iptables_evidence, lambda node: dataplane.count_iptables(
-    node_access.current().run(node, ["iptables-save", "-t", "nat"], timeout=RULES_DUMP_TIMEOUT_S)), _iptables_entries)
+def _nat_save(node: str) -> str:
+    return node_access.current().run(node, ["iptables-save", "-t", "nat"], timeout=RULES_DUMP_TIMEOUT_S)
+
+
+IPTABLES = Proxier("iptables", _iptables_evidence, lambda node: dataplane.count_iptables(_nat_save(node)),
+                   _iptables_entries, lambda node: dataplane.service_match_order(_nat_save(node)))
 NFTABLES = Proxier("nftables", _nftables_evidence, lambda node: dataplane.count_nft(_nft_table(node)),
                    lambda node, ip, port: dataplane.entries_nft(_nft_table(node), ip, port))
 IPVS = Proxier("ipvs", _ipvs_evidence, lambda node: dataplane.count_ipvs(
@@ -178,6 +185,9 @@ class KubeProxyMode(ProxyMode):
 
     def dataplane_entries(self, node: str, api: Any, ip: str, port: int | None = None) -> list[str]:
         return self.proxier.entries(node, ip, port)
+
+    def match_order(self, node: str) -> list[str] | None:
+        return self.proxier.match_order(node) if self.proxier.match_order else None
 
     def proxy_pods(self) -> ProxyPods:
         return KUBE_PROXY_PODS

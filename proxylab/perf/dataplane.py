@@ -82,6 +82,29 @@ def entries_iptables(save: str, ip: str, port: int | None = None) -> list[str]:
     return found
 
 
+SERVICES_CHAIN = "KUBE-SERVICES"
+
+
+def service_match_order(save: str, chain: str = SERVICES_CHAIN) -> list[str]:
+    """The rules of ``chain`` in ``iptables-save -t nat`` output, in the order the kernel compares
+    a new connection's first packet against them: ``"ip:port"`` for a rule that matches one
+    ClusterIP and port, ``""`` for any other rule (e.g. the final jump to KUBE-NODEPORTS).
+
+    iptables evaluates a chain rule by rule, so the cost of a connection to a Service grows with
+    its index here; kube-proxy writes this chain in Go map order, i.e. in an order that changes
+    from one rewrite to the next (see suites/performance/test_programming.py)."""
+    order = []
+    prefix = f"-A {chain} "
+    for line in save.splitlines():
+        if not line.startswith(prefix):
+            continue
+        pairs = list(itertools.pairwise(line.split()))
+        dest = next((value.removesuffix("/32") for flag, value in pairs if flag == "-d"), None)
+        port = next((value for flag, value in pairs if flag == "--dport"), None)
+        order.append(f"{dest}:{port}" if dest and port else "")
+    return order
+
+
 def _nft_mentions_ip(value: Any, ip: str) -> bool:
     if isinstance(value, str):
         return _ip_token(value, ip)
@@ -177,3 +200,15 @@ def entries_cilium_lb(lb_list: dict[str, list[str]], ip: str, port: int | None =
         if m and (port is None or m.group(1) == str(port)):
             found.append(f"{frontend.strip()} -> {'; '.join(str(s).strip() for s in slots)}")
     return found
+
+
+def middle_of(order: list[str], candidates: set[str]) -> int | None:
+    """The index in ``order`` (:func:`service_match_order`) of the candidate Service closest to the
+    middle of the chain, or None if no candidate is in it.
+
+    For a linear lookup the middle is the cost of the average Service (a connection's cost grows
+    linearly with its Service's index): measuring a Service there, rather than one wherever the last
+    rewrite happened to put it, makes figures at different K and in different runs comparable."""
+    middle = (len(order) - 1) / 2
+    found = [i for i, dest in enumerate(order) if dest in candidates]
+    return min(found, key=lambda i: abs(i - middle)) if found else None

@@ -112,3 +112,29 @@ def test_cilium_entries_are_frontends_of_the_bpf_service_map() -> None:
         ["10.96.100.7:8000/TCP (0)"]
     assert dataplane.entries_cilium_lb(CILIUM_LB, "10.96.100.7", 800) == []  # 8000 is not 800
     assert dataplane.entries_cilium_lb({}, "10.96.100.7") == []
+
+
+NAT_SAVE = """*nat
+:KUBE-SERVICES - [0:0]
+-A KUBE-SERVICES -d 10.96.0.10/32 -p udp -m comment --comment "kube-system/kube-dns:dns" -m udp --dport 53 -j KUBE-SVC-DNS
+-A KUBE-SERVICES -d 10.96.0.1/32 -p tcp -m comment --comment "default/kubernetes:https" -m tcp --dport 443 -j KUBE-SVC-API
+-A KUBE-SVC-API -j KUBE-SEP-ABC
+-A KUBE-SERVICES -d 10.96.4.7/32 -p tcp -m tcp --dport 80 -j KUBE-SVC-AAAA
+-A KUBE-SERVICES -d 10.96.4.8/32 -p tcp -m tcp --dport 80 -j KUBE-SVC-BBBB
+-A KUBE-SERVICES -d 10.96.4.9/32 -p tcp -m tcp --dport 80 -j KUBE-SVC-CCCC
+-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS
+COMMIT
+"""
+
+
+def test_service_match_order_lists_the_chain_in_order() -> None:
+    assert dataplane.service_match_order(NAT_SAVE) == [
+        "10.96.0.10:53", "10.96.0.1:443", "10.96.4.7:80", "10.96.4.8:80", "10.96.4.9:80", ""]
+
+
+def test_middle_of_picks_the_candidate_nearest_the_middle() -> None:
+    order = dataplane.service_match_order(NAT_SAVE)
+    assert dataplane.middle_of(order, {"10.96.4.7:80", "10.96.4.8:80", "10.96.4.9:80"}) == 2  # middle 2.5: the first of a tie
+    assert dataplane.middle_of(order, {"10.96.4.9:80"}) == 4
+    assert dataplane.middle_of(order, {"10.1.1.1:80"}) is None
+    assert dataplane.middle_of([], {"10.96.4.9:80"}) is None
