@@ -20,6 +20,9 @@ with the API client (threads) and deleted with the namespace. At each K, repeate
 - **resource use** of the kube-proxy containers (crictl stats) over the bulk creation and over
   the measurements.
 
+Every wait for the proxy grows with what it showed at this K (``proxylab/perf/deadlines.py``): at
+30,000 Services one kube-proxy iptables sync took minutes on 2 cores.
+
 Untranslated probe packets (before the proxy programmed a ClusterIP) meet the host's containment
 guard and fail at once; they never leave the machine.
 """
@@ -43,7 +46,7 @@ from proxylab import guard
 from proxylab.constants import ECHO_HTTP_PORT, SERVICE_CIDR
 from proxylab.modes import ProxyMode
 from proxylab.nodes import NodeAccess
-from proxylab.perf import dataplane, interference, resources, summary
+from proxylab.perf import dataplane, deadlines, interference, resources, summary
 from proxylab.perf.profile import PerfConfig
 from proxylab.results import MetricId, records
 from proxylab.wait import wait_for
@@ -56,7 +59,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.node_access]  # the node containers' 
 
 PROBE_TIMEOUT_MS = "40"
 PROBE_GAP_MS = "10"
-PROBE_DEADLINE_S = 120
 BULK_THREADS = 16
 NO_REFUSAL_WAIT_S = 3.0
 CONNECT_BATCHES = 5
@@ -88,6 +90,7 @@ class Sweep:
     nodes: NodeAccess  # commands on the nodes (proxylab/nodes/)
     created: int = 0
     at: dict[int, dict[str, Any]] = field(default_factory=dict)
+    change_deadline_s: float = deadlines.CHANGE_MIN_S  # set per K from the bulk's settle time
     stopped: str = ""  # why the sweep stopped early ("" while it goes on)
 
     @property
@@ -166,11 +169,12 @@ def _create_with_static_ip(sw: Sweep, name: str, selector: dict[str, str] | None
 def _latency(sw: Sweep, ip: str, change: Any) -> dict[str, Any]:
     """Poll ``ip:80`` from the client until it answers, make ``change()`` (returns the harness time
     just before it changed the cluster), and return the latency and the probe's resolution."""
-    bg = in_background(lambda: sw.ns.probe(sw.client, "until", f"{ip}:80", "ok", str(PROBE_DEADLINE_S),
-                                           PROBE_TIMEOUT_MS, PROBE_GAP_MS, timeout=PROBE_DEADLINE_S + 60))
+    deadline = int(sw.change_deadline_s)
+    bg = in_background(lambda: sw.ns.probe(sw.client, "until", f"{ip}:80", "ok", str(deadline),
+                                           PROBE_TIMEOUT_MS, PROBE_GAP_MS, timeout=deadline + 60))
     time.sleep(1.5)  # exec start-up; the probe's own start time is checked below
     t0 = float(change())
-    res = bg.result(PROBE_DEADLINE_S + 90)
+    res = bg.result(deadline + 90)
     valid = res["started"] < t0
     hit = res.get("hit")
     return {"latency_s": round(hit - t0, 4) if hit and valid else None, "valid": valid,
@@ -201,8 +205,13 @@ def _new_endpoint(sw: Sweep, k: int, r: int) -> dict[str, Any]:
     name = f"ep-{k}-{r}"
     ip, _ = _create_with_static_ip(sw, name, None)
     if sw.refuses:
-        refused = sw.ns.probe(sw.client, "until", f"{ip}:80", "refused", "60", PROBE_TIMEOUT_MS, PROBE_GAP_MS)
-        assert refused["hit"], f"a Service without endpoints at {ip} was never refused: {refused}"
+        deadline = int(sw.change_deadline_s)
+        refused = sw.ns.probe(sw.client, "until", f"{ip}:80", "refused", str(deadline), PROBE_TIMEOUT_MS,
+                              PROBE_GAP_MS, timeout=deadline + 60)
+        if not refused["hit"]:  # not programmed yet: no valid start; test_programming_latency_new_endpoint fails
+            return {"ip": ip, "latency_s": None, "valid": False, "reached": False,
+                    "why": f"the Service without endpoints was not refused within {deadline} s",
+                    "attempts": refused["attempts"], "outcomes": refused["outcomes"]}
     else:
         # Socket-LB proxies answer EHOSTUNREACH, like the containment guard for an unprogrammed IP:
         # "programmed, no endpoints" cannot be told apart, so give it a fixed head start instead.
@@ -260,24 +269,27 @@ def sweep(namespace: Namespace, perf: PerfConfig, proxy: ProxyObserver, proxy_mo
                  proxy_mode, probes, proxy.nodes)
 
 
-def _step(sw: Sweep, k: int, perf: PerfConfig, proxy: ProxyObserver) -> dict[str, Any]:
-    """Grow to ``k`` Services, wait until the proxy programmed the last one, then measure."""
+def _step(sw: Sweep, k: int, perf: PerfConfig, proxy: ProxyObserver, entry: dict[str, Any]) -> None:
+    """Grow to ``k`` Services, wait until the proxy programmed the last one, then measure into
+    ``entry`` figure by figure (a failure keeps what was measured before it)."""
     stats0, scrape0 = proxy.stats(), proxy.scrape()
     t_create = time.monotonic()
-    bulk_s = _bulk(sw, k)
+    entry.update(services=k, bulk_seconds=round(_bulk(sw, k), 1))
     last_ip = _last_bulk_ip(sw)
-    settle = sw.ns.probe(sw.client, "until", f"{last_ip}:80", "ok", "600", "200", "50", timeout=700)
-    assert settle["hit"], f"the last of {k} Services ({last_ip}) never answered: {settle}"
-    programmed_s = time.monotonic() - t_create
-    quiet = interference.wait_quiet(sw.path.sampler, datapath.QUIET_CORES)
+    t_settle, settle_deadline = time.monotonic(), int(deadlines.settle_deadline_s(k))
+    settle = sw.ns.probe(sw.client, "until", f"{last_ip}:80", "ok", str(settle_deadline), "200", "50",
+                         timeout=settle_deadline + 100)
+    assert settle["hit"], f"the last of {k} Services ({last_ip}) never answered within {settle_deadline} s: {settle}"
+    settle_s = time.monotonic() - t_settle
+    sw.change_deadline_s = deadlines.change_deadline_s(settle_s)
+    entry.update(programmed_seconds=round(time.monotonic() - t_create, 1), settle_seconds=round(settle_s, 1),
+                 change_deadline_seconds=sw.change_deadline_s,
+                 programmed_method="first bulk create call -> the last created Service answers from the client "
+                                   "pod (200 ms probe timeout + 50 ms gap)")
+    entry["quiet_before_measuring"] = interference.wait_quiet(sw.path.sampler, datapath.QUIET_CORES)
     stats1, scrape1 = proxy.stats(), proxy.scrape()
     node = client_node(sw.ns) or sw.ns.cluster.nodes[0]
-    entry: dict[str, Any] = {"bulk_seconds": round(bulk_s, 1), "services": k,
-                             "programmed_seconds": round(programmed_s, 1),
-                             "programmed_method": "first bulk create call -> the last created Service answers "
-                                                  "from the client pod (200 ms probe timeout + 50 ms gap)",
-                             "dataplane": sw.mode.dataplane_counts(node, sw.ns.api), "dataplane_node": node,
-                             "quiet_before_measuring": quiet}
+    entry.update(dataplane=sw.mode.dataplane_counts(node, sw.ns.api), dataplane_node=node)
     target = entry["target"] = _target(sw, node)
     entry["first_packet"] = _connects(sw, f"{target['ip']}:80", perf.first_packet_samples)
     entry["first_packet_pod_ip"] = _connects(sw, f"{sw.backend_ip}:{ECHO_HTTP_PORT}", perf.first_packet_samples,
@@ -289,8 +301,10 @@ def _step(sw: Sweep, k: int, perf: PerfConfig, proxy: ProxyObserver) -> dict[str
         entry[f"data_path_{conn}"] = datapath.figures(pairs)
     if target["position"] is not None:  # did a rewrite of the chain move it while measuring?
         target["position_after"] = _position(sw.mode.match_order(node) or [], target["ip"])
-    entry["new_service"] = [_new_service(sw, k, r) for r in range(perf.repeats)]
-    entry["new_endpoint"] = [_new_endpoint(sw, k, r) for r in range(perf.repeats)]
+    for part, measure in (("new_service", _new_service), ("new_endpoint", _new_endpoint)):
+        done = entry[part] = []
+        for r in range(perf.repeats):
+            done.append(measure(sw, k, r))
     stats2, scrape2 = proxy.stats(), proxy.scrape()
     entry["node_memory_mib"] = sw.path.sampler.memory_mib()
     entry["proxy_metrics_primary"] = proxy.primary
@@ -299,7 +313,6 @@ def _step(sw: Sweep, k: int, perf: PerfConfig, proxy: ProxyObserver) -> dict[str
     entry["proxy_usage_bulk"] = resources.totals(resources.usage(stats0, stats1))
     entry["proxy_usage_measuring"] = resources.totals(resources.usage(stats1, stats2))
     entry["proxy_usage_bulk_per_pod"] = [vars(u) for u in resources.usage(stats0, stats1)]
-    return entry
 
 
 def _our_services(sw: Sweep) -> set[str]:
@@ -334,13 +347,17 @@ def _target(sw: Sweep, node: str) -> dict[str, Any]:
 def test_sweep_step(sweep: Sweep, sweep_k: int, perf: PerfConfig, proxy: ProxyObserver,
                     metrics: dict[str, Any]) -> None:
     """One step of the sweep (K Services): recorded as soon as measured, so an interrupted sweep
-    keeps every step before it; a failed step stops the sweep (the larger K are skipped)."""
+    keeps every step before it; a failed step stops the sweep (the larger K are skipped) and its
+    test record keeps the figures measured before the failure (``"incomplete": true``), which the
+    curves over K leave out."""
     if sweep.stopped:
         pytest.skip(sweep.stopped)
+    entry: dict[str, Any] = {}
     try:
-        entry = _step(sweep, sweep_k, perf, proxy)
+        _step(sweep, sweep_k, perf, proxy, entry)
     except BaseException:
         sweep.stopped = f"the sweep stopped at K={sweep_k} (that step failed)"
+        metrics.update(entry, incomplete=True)
         raise
     sweep.at[sweep_k] = entry
     metrics.update(entry)
@@ -515,8 +532,9 @@ def _unused_service_ip(sw: Sweep) -> str:
 
 
 def test_containment_holds_at_largest_k(sweep: Sweep, metrics: dict[str, Any]) -> None:
-    """With every Service of the largest K programmed, an unallocated ClusterIP still never leaves
-    the host: the connection fails fast and no packet for it crosses the uplink."""
+    """With every Service the sweep created in the cluster (``services``: more than the largest
+    measured K when a later step failed after creating its Services), an unallocated ClusterIP
+    still never leaves the host: the connection fails fast and no packet for it crosses the uplink."""
     _require(sweep)
     target = _unused_service_ip(sweep)
     node = client_node(sweep.ns) or sweep.ns.cluster.nodes[0]
@@ -525,7 +543,7 @@ def test_containment_holds_at_largest_k(sweep: Sweep, metrics: dict[str, Any]) -
         t0 = time.monotonic()
         res = sweep.nodes.call(node, ["curl", "-sS", "--max-time", "5", f"http://{target}:80/"])
         seconds = time.monotonic() - t0
-    metrics.update(services=max(sweep.at), target=target, node=node, seconds=round(seconds, 3),
+    metrics.update(services=sweep.created, largest_measured_k=max(sweep.at), target=target, node=node, seconds=round(seconds, 3),
                    packets_on_uplink=uplink.seen, interface=iface)
-    assert res.returncode != 0, f"a connection to unallocated {target} succeeded at K={max(sweep.at)}: {res.stdout}"
+    assert res.returncode != 0, f"a connection to unallocated {target} succeeded with {sweep.created} Services: {res.stdout}"
     assert uplink.seen == 0, f"{uplink.seen} packets to {target} left the host on {iface}"
