@@ -29,11 +29,13 @@ guard and fail at once; they never leave the machine.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import itertools
 import statistics
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -92,6 +94,8 @@ class Sweep:
     at: dict[int, dict[str, Any]] = field(default_factory=dict)
     change_deadline_s: float = deadlines.CHANGE_MIN_S  # set per K from the bulk's settle time
     stopped: str = ""  # why the sweep stopped early ("" while it goes on)
+    # pytest's capture suspended (the bulk's progress lines reach the terminal as they happen)
+    uncaptured: Callable[[], contextlib.AbstractContextManager[object]] = contextlib.nullcontext
 
     @property
     def client(self) -> str:
@@ -145,7 +149,7 @@ def _bulk(sw: Sweep, upto: int) -> float:
                 rate = done[0] / (last[0] - t0)
                 print(f"\n  sweep: {first + done[0]}/{upto} Services ({rate:.0f}/s)", flush=True)
 
-    with ThreadPoolExecutor(BULK_THREADS) as pool:
+    with sw.uncaptured(), ThreadPoolExecutor(BULK_THREADS) as pool:
         list(pool.map(one, range(sw.created, upto)))
     sw.created = upto
     return time.monotonic() - t0
@@ -252,7 +256,8 @@ def _connects(sw: Sweep, target: str, n: int, pod: str | None = None) -> dict[st
 
 
 @pytest.fixture(scope="module")
-def sweep(namespace: Namespace, perf: PerfConfig, proxy: ProxyObserver, proxy_mode: ProxyMode) -> Sweep:
+def sweep(namespace: Namespace, perf: PerfConfig, proxy: ProxyObserver, proxy_mode: ProxyMode,
+          pytestconfig: pytest.Config) -> Sweep:
     """The sweep's state: one real Service with one backend on the second worker, the generator
     pod on the first; the steps (test_sweep_step[K]) grow the Services and measure."""
     limit, why = proxy_mode.sweep_limit()
@@ -265,8 +270,10 @@ def sweep(namespace: Namespace, perf: PerfConfig, proxy: ProxyObserver, proxy_mo
     st = fx.status()
     path = datapath_client(namespace, "prog", client_node(namespace))
     probes = {role: namespace.probe_pod(f"prog-probe-{role}", client_node(namespace)) for role in ("service", "baseline")}
+    capture = pytestconfig.pluginmanager.getplugin("capturemanager")
     return Sweep(namespace, {FIXTURE_LABEL: "tiny"}, st["endpoints"][0]["ip"], st["service"]["clusterIP"], path,
-                 proxy_mode, probes, proxy.nodes)
+                 proxy_mode, probes, proxy.nodes,
+                 uncaptured=capture.global_and_fixture_disabled if capture else contextlib.nullcontext)
 
 
 def _step(sw: Sweep, k: int, perf: PerfConfig, proxy: ProxyObserver, entry: dict[str, Any]) -> None:
