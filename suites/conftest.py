@@ -8,7 +8,6 @@ finish; a test asks for measured values to be recorded through the ``metrics`` f
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 
@@ -47,6 +46,7 @@ from proxylab.results import (
 )
 from proxylab.versions import load_pins
 from suites.namespaces import namespace  # noqa: F401 - the per-module namespace fixture of the e2e suites
+from suites.terminal import uncaptured
 
 METRICS = pytest.StashKey[dict[str, Any]]()
 SESSION = pytest.StashKey[dict[str, Any]]()
@@ -176,8 +176,7 @@ def cluster(pytestconfig: pytest.Config, proxy_mode: ProxyMode) -> Iterator[Clus
         else:
             # Not captured: cluster creation's progress lines (and "removing it, left over from an
             # interrupted run") reach the terminal and `proxylab run`'s output as they happen.
-            capture = pytestconfig.pluginmanager.getplugin("capturemanager")
-            with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+            with uncaptured(pytestconfig):
                 info = cluster_mod.up(proxy_mode, workers=pytestconfig.getoption("--workers"),
                                       name=pytestconfig.getoption("--cluster-name"),
                                       keep=pytestconfig.getoption("--keep-cluster"))
@@ -208,9 +207,8 @@ def cluster(pytestconfig: pytest.Config, proxy_mode: ProxyMode) -> Iterator[Clus
 def _existing_cluster(config: pytest.Config, writer: ResultsWriter, found: existing_mod.Existing) -> ClusterInfo:
     """The user's cluster, as it is: permissions checked and (a local kind cluster) the containment
     guard over its ranges before any test sends traffic; a refusal ends the session in one line."""
-    capture = config.pluginmanager.getplugin("capturemanager")
     try:
-        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+        with uncaptured(config):
             existing_mod.prepare(found)
     except ProxylabError as exc:
         writer.run.mode_status, writer.run.mode_reason = "failed", str(exc)

@@ -16,18 +16,18 @@ from __future__ import annotations
 
 import math
 
-CHANGE_MIN_S = 120.0  # a change's bound where the proxy programs quickly (the earlier fixed bound)
-CHANGE_SLACK_S = 30.0  # probe start-up and the API server's part
-SETTLE_MIN_S = 600.0  # the bulk's bound at small K (the earlier fixed bound)
+CHANGE_MIN_S = 120  # a change's bound where the proxy programs quickly (the earlier fixed bound)
+CHANGE_SLACK_S = 30  # probe start-up and the API server's part
+SETTLE_MIN_S = 600  # the bulk's bound at small K (the earlier fixed bound)
 SETTLE_S_PER_SERVICE = 0.02  # 600 s at 30,000 Services, 1,000 s at 50,000
 
 
-def settle_deadline_s(services: int) -> float:
-    """How long the last of ``services`` Services may take to answer after the bulk creation."""
-    return max(SETTLE_MIN_S, services * SETTLE_S_PER_SERVICE)
+def settle_deadline_s(services: int) -> int:
+    """How long the last of ``services`` Services may take to answer after the bulk creation (whole s)."""
+    return max(SETTLE_MIN_S, math.ceil(services * SETTLE_S_PER_SERVICE))
 
 
-def change_deadline_s(settle_s: float) -> float:
+def change_deadline_s(settle_s: float) -> int:
     """How long one more change (a new Service, endpoint, or refusal) may take to be programmed,
     given that the proxy took ``settle_s`` to program the bulk's last Service at this K.
 
@@ -37,4 +37,4 @@ def change_deadline_s(settle_s: float) -> float:
     """
     if not math.isfinite(settle_s) or settle_s < 0:
         raise ValueError(f"settle time must be a finite number of seconds >= 0, got {settle_s!r}")
-    return float(math.ceil(max(CHANGE_MIN_S, 2 * settle_s + CHANGE_SLACK_S)))
+    return max(CHANGE_MIN_S, math.ceil(2 * settle_s + CHANGE_SLACK_S))

@@ -53,6 +53,7 @@ from proxylab.perf.profile import PerfConfig
 from proxylab.results import MetricId, records
 from proxylab.wait import wait_for
 from suites.namespaces import Namespace, in_background
+from suites.terminal import uncaptured
 
 from . import datapath
 from .conftest import ProxyObserver, client_node, datapath_client
@@ -92,9 +93,9 @@ class Sweep:
     nodes: NodeAccess  # commands on the nodes (proxylab/nodes/)
     created: int = 0
     at: dict[int, dict[str, Any]] = field(default_factory=dict)
-    change_deadline_s: float = deadlines.CHANGE_MIN_S  # set per K from the bulk's settle time
+    change_deadline_s: int = deadlines.CHANGE_MIN_S  # set per K from the bulk's settle time
     stopped: str = ""  # why the sweep stopped early ("" while it goes on)
-    # pytest's capture suspended (the bulk's progress lines reach the terminal as they happen)
+    # the bulk's progress lines reach the terminal as they happen (suites/terminal.py)
     uncaptured: Callable[[], contextlib.AbstractContextManager[object]] = contextlib.nullcontext
 
     @property
@@ -170,15 +171,20 @@ def _create_with_static_ip(sw: Sweep, name: str, selector: dict[str, str] | None
     raise AssertionError("no static ClusterIP left")
 
 
+def _until_changed(sw: Sweep, ip: str, want: str) -> dict[str, Any]:
+    """Poll ``ip:80`` from the client until the answer is ``want`` ("ok", "refused"), for at most
+    the change bound of this K."""
+    return sw.ns.probe(sw.client, "until", f"{ip}:80", want, str(sw.change_deadline_s), PROBE_TIMEOUT_MS,
+                       PROBE_GAP_MS, timeout=sw.change_deadline_s + 60)
+
+
 def _latency(sw: Sweep, ip: str, change: Any) -> dict[str, Any]:
     """Poll ``ip:80`` from the client until it answers, make ``change()`` (returns the harness time
     just before it changed the cluster), and return the latency and the probe's resolution."""
-    deadline = int(sw.change_deadline_s)
-    bg = in_background(lambda: sw.ns.probe(sw.client, "until", f"{ip}:80", "ok", str(deadline),
-                                           PROBE_TIMEOUT_MS, PROBE_GAP_MS, timeout=deadline + 60))
+    bg = in_background(lambda: _until_changed(sw, ip, "ok"))
     time.sleep(1.5)  # exec start-up; the probe's own start time is checked below
     t0 = float(change())
-    res = bg.result(deadline + 90)
+    res = bg.result(sw.change_deadline_s + 90)
     valid = res["started"] < t0
     hit = res.get("hit")
     return {"latency_s": round(hit - t0, 4) if hit and valid else None, "valid": valid,
@@ -209,12 +215,10 @@ def _new_endpoint(sw: Sweep, k: int, r: int) -> dict[str, Any]:
     name = f"ep-{k}-{r}"
     ip, _ = _create_with_static_ip(sw, name, None)
     if sw.refuses:
-        deadline = int(sw.change_deadline_s)
-        refused = sw.ns.probe(sw.client, "until", f"{ip}:80", "refused", str(deadline), PROBE_TIMEOUT_MS,
-                              PROBE_GAP_MS, timeout=deadline + 60)
+        refused = _until_changed(sw, ip, "refused")
         if not refused["hit"]:  # not programmed yet: no valid start; test_programming_latency_new_endpoint fails
             return {"ip": ip, "latency_s": None, "valid": False, "reached": False,
-                    "why": f"the Service without endpoints was not refused within {deadline} s",
+                    "why": f"the Service without endpoints was not refused within {sw.change_deadline_s} s",
                     "attempts": refused["attempts"], "outcomes": refused["outcomes"]}
     else:
         # Socket-LB proxies answer EHOSTUNREACH, like the containment guard for an unprogrammed IP:
@@ -270,10 +274,9 @@ def sweep(namespace: Namespace, perf: PerfConfig, proxy: ProxyObserver, proxy_mo
     st = fx.status()
     path = datapath_client(namespace, "prog", client_node(namespace))
     probes = {role: namespace.probe_pod(f"prog-probe-{role}", client_node(namespace)) for role in ("service", "baseline")}
-    capture = pytestconfig.pluginmanager.getplugin("capturemanager")
     return Sweep(namespace, {FIXTURE_LABEL: "tiny"}, st["endpoints"][0]["ip"], st["service"]["clusterIP"], path,
                  proxy_mode, probes, proxy.nodes,
-                 uncaptured=capture.global_and_fixture_disabled if capture else contextlib.nullcontext)
+                 uncaptured=lambda: uncaptured(pytestconfig))
 
 
 def _step(sw: Sweep, k: int, perf: PerfConfig, proxy: ProxyObserver, entry: dict[str, Any]) -> None:
@@ -283,7 +286,7 @@ def _step(sw: Sweep, k: int, perf: PerfConfig, proxy: ProxyObserver, entry: dict
     t_create = time.monotonic()
     entry.update(services=k, bulk_seconds=round(_bulk(sw, k), 1))
     last_ip = _last_bulk_ip(sw)
-    t_settle, settle_deadline = time.monotonic(), int(deadlines.settle_deadline_s(k))
+    t_settle, settle_deadline = time.monotonic(), deadlines.settle_deadline_s(k)
     settle = sw.ns.probe(sw.client, "until", f"{last_ip}:80", "ok", str(settle_deadline), "200", "50",
                          timeout=settle_deadline + 100)
     assert settle["hit"], f"the last of {k} Services ({last_ip}) never answered within {settle_deadline} s: {settle}"
