@@ -444,6 +444,52 @@ def _opt_number(v: Any) -> bool:
     return v is None or is_json_number(v)
 
 
+def _check_run(c: _Checker, run: dict[str, Any]) -> None:
+    """The ``run`` object: who ran which mode, where, with which versions, and the mode's status."""
+    c.field(run, "run_id", "run", "a non-empty string", _nonempty_str, required=True)
+    c.field(run, "mode", "run", "a non-empty string", _nonempty_str, required=True)
+    versions = c.field(run, "versions", "run", "an object of strings", _obj, required=True)
+    if versions is not None:
+        for k, v in versions.items():
+            if not isinstance(v, str):
+                c.bad(f"run.versions.{k}", "a string", v)
+    host = c.field(run, "host", "run", "an object", _obj, required=True)
+    if host is not None:
+        for key in ("kernel", "cgroups", "hostname"):
+            c.field(host, key, "run.host", "a string", _str, required=False)
+        c.field(host, "cpus", "run.host", "a whole number", _int, required=False)
+    c.field(run, "started", "run", "a string (ISO-8601 time)", _str, required=True)
+    c.field(run, "finished", "run", "a string (ISO-8601 time) or null", _opt_str, required=False)
+    c.field(run, "images", "run", "one of " + ", ".join(IMAGE_SOURCES), lambda v: v in IMAGE_SOURCES,
+            required=False)
+    c.field(run, "git_commit", "run", "a string or null", _opt_str, required=False)
+    status = c.field(run, "mode_status", "run", "a string", _str, required=False)
+    if status is not None and status not in MODE_STATUSES:
+        c.bad("run.mode_status", "one of " + ", ".join(MODE_STATUSES), status)
+    c.field(run, "mode_reason", "run", "a string", _str, required=False)
+    c.field(run, "proxy_features", "run", "an object or null", _opt_obj, required=False)
+    cluster = c.field(run, "cluster", "run", "an object or null", _opt_obj, required=False)
+    if cluster is not None:
+        c.field(cluster, "name", "run.cluster", "a string", _str, required=False)
+        c.field(cluster, "up_seconds", "run.cluster", "a number or null", _opt_number, required=False)
+        c.field(cluster, "nodes", "run.cluster", "a list of strings", _str_list, required=False)
+
+
+def _check_test(c: _Checker, t: Any, path: str) -> None:
+    """One entry of ``tests``: its id, verdict and metrics."""
+    if not isinstance(t, dict):
+        c.bad(path, "an object", t)
+        return
+    c.field(t, "id", path, "a non-empty string, the pytest node id", _nonempty_str, required=True)
+    c.field(t, "verdict", path, "one of " + ", ".join(VERDICTS), lambda v: isinstance(v, str) and v in VERDICTS,
+            required=True)
+    c.field(t, "reason", path, "a string", _str, required=False)
+    c.field(t, "duration", path, "a number", is_json_number, required=False)
+    c.field(t, "finished", path, "a string", _str, required=False)
+    c.field(t, "metrics", path, "an object", _obj, required=True)
+    c.field(t, "metric_ids", path, "an object of metric id -> metric key (strings)", _str_map, required=False)
+
+
 def validate(doc: Any) -> list[str]:
     """Problems with a results document, each ``<field>: <what is wrong>`` (empty when valid).
 
@@ -463,49 +509,12 @@ def validate(doc: Any) -> list[str]:
                           f"{_show(doc['schema_version'])} (written by another proxylab version?)")
     run = c.field(doc, "run", "", "an object", _obj, required=True)
     if run is not None:
-        c.field(run, "run_id", "run", "a non-empty string", _nonempty_str, required=True)
-        c.field(run, "mode", "run", "a non-empty string", _nonempty_str, required=True)
-        versions = c.field(run, "versions", "run", "an object of strings", _obj, required=True)
-        if versions is not None:
-            for k, v in versions.items():
-                if not isinstance(v, str):
-                    c.bad(f"run.versions.{k}", "a string", v)
-        host = c.field(run, "host", "run", "an object", _obj, required=True)
-        if host is not None:
-            for key in ("kernel", "cgroups", "hostname"):
-                c.field(host, key, "run.host", "a string", _str, required=False)
-            c.field(host, "cpus", "run.host", "a whole number", _int, required=False)
-        c.field(run, "started", "run", "a string (ISO-8601 time)", _str, required=True)
-        c.field(run, "finished", "run", "a string (ISO-8601 time) or null", _opt_str, required=False)
-        c.field(run, "images", "run", "one of " + ", ".join(IMAGE_SOURCES), lambda v: v in IMAGE_SOURCES,
-                required=False)
-        c.field(run, "git_commit", "run", "a string or null", _opt_str, required=False)
-        status = c.field(run, "mode_status", "run", "a string", _str, required=False)
-        if status is not None and status not in MODE_STATUSES:
-            c.bad("run.mode_status", "one of " + ", ".join(MODE_STATUSES), status)
-        c.field(run, "mode_reason", "run", "a string", _str, required=False)
-        c.field(run, "proxy_features", "run", "an object or null", _opt_obj, required=False)
-        cluster = c.field(run, "cluster", "run", "an object or null", _opt_obj, required=False)
-        if cluster is not None:
-            c.field(cluster, "name", "run.cluster", "a string", _str, required=False)
-            c.field(cluster, "up_seconds", "run.cluster", "a number or null", _opt_number, required=False)
-            c.field(cluster, "nodes", "run.cluster", "a list of strings", _str_list, required=False)
+        _check_run(c, run)
     tests = c.field(doc, "tests", "", "a list", lambda v: isinstance(v, list), required=False) or []
     for i, t in enumerate(tests):
-        path = f"tests[{i}]"
         if len(c.problems) >= _MAX_PROBLEMS:
             break
-        if not isinstance(t, dict):
-            c.bad(path, "an object", t)
-            continue
-        c.field(t, "id", path, "a non-empty string, the pytest node id", _nonempty_str, required=True)
-        c.field(t, "verdict", path, "one of " + ", ".join(VERDICTS), lambda v: isinstance(v, str) and v in VERDICTS,
-                required=True)
-        c.field(t, "reason", path, "a string", _str, required=False)
-        c.field(t, "duration", path, "a number", is_json_number, required=False)
-        c.field(t, "finished", path, "a string", _str, required=False)
-        c.field(t, "metrics", path, "an object", _obj, required=True)
-        c.field(t, "metric_ids", path, "an object of metric id -> metric key (strings)", _str_map, required=False)
+        _check_test(c, t, f"tests[{i}]")
     return c.problems
 
 

@@ -245,6 +245,26 @@ def _run_mode(argv: list[str], label: Callable[[str], str], out: Callable[[str],
         raise
 
 
+def _modes_to_do(modes: Sequence[ProxyMode], run_id: str, results_dir: Path, resume: bool,
+                 out: Callable[[str], None]) -> list[ProxyMode]:
+    """The modes this run still has to run (all of them, or on --resume those not finished); refuses
+    a bad run id, no modes, a mode given twice and a resume of a run that is not there."""
+    validate_run_id(run_id)
+    if not modes:
+        raise InvalidArgument("no modes to run")
+    if len(set(modes)) != len(modes):
+        raise InvalidArgument("a mode is given twice: " + ", ".join(m.value for m in modes))
+    if not resume:
+        return list(modes)
+    check_resumable(results_dir, run_id)
+    docs = {m: read_doc(results_path(results_dir, run_id, m)) for m in modes}
+    todo = modes_to_run(modes, docs)
+    done = [m.value for m in modes if m not in todo]
+    out(f"[proxylab run] resuming {run_id}: done {', '.join(done) or 'nothing'}; "
+        f"to run {', '.join(m.value for m in todo) or 'nothing'}")
+    return todo
+
+
 def run(modes: Sequence[ProxyMode], suites: Sequence[str], run_id: str, results_dir: Path, *,
         resume: bool = False, history: Sequence[Path] = (), out: Callable[[str], None] = print,
         target: Target | None = None, image_registry: str = "", load_workers: int = 1) -> int:
@@ -252,20 +272,8 @@ def run(modes: Sequence[ProxyMode], suites: Sequence[str], run_id: str, results_
     ``image_registry``: push proxylab's own images there and have the clusters pull them.
     ``load_workers``: locust workers per throughput run, one per node."""
     results_dir = results_dir.resolve()
-    validate_run_id(run_id)
-    if not modes:
-        raise InvalidArgument("no modes to run")
-    if len(set(modes)) != len(modes):
-        raise InvalidArgument("a mode is given twice: " + ", ".join(m.value for m in modes))
     t0 = time.monotonic()
-    todo = list(modes)
-    if resume:
-        check_resumable(results_dir, run_id)
-        docs = {m: read_doc(results_path(results_dir, run_id, m)) for m in modes}
-        todo = modes_to_run(modes, docs)
-        done = [m.value for m in modes if m not in todo]
-        out(f"[proxylab run] resuming {run_id}: done {', '.join(done) or 'nothing'}; "
-            f"to run {', '.join(m.value for m in todo) or 'nothing'}")
+    todo = _modes_to_do(modes, run_id, results_dir, resume, out)
     names = ", ".join(m.value for m in todo) or "none left"
     out(f"[proxylab run] run {run_id}: modes {names}; suites {', '.join(suites)}; results in {results_dir / run_id}")
 
@@ -280,13 +288,14 @@ def run(modes: Sequence[ProxyMode], suites: Sequence[str], run_id: str, results_
             m0 = time.monotonic()
             out(progress(m0 - t0, mode.value, suites, f"starting on the existing cluster of {target.kubeconfig}"
                          if target else "starting (cluster up, tests, cluster down)"))
-            path = results_path(results_dir, run_id, mode)
 
             def label(line: str, mode: ProxyMode = mode) -> str:
                 return progress(time.monotonic() - t0, mode.value, suites, line)
 
-            code = _run_mode(pytest_argv(mode, suites, run_id, results_dir, target=target,
-                                         image_registry=image_registry, load_workers=load_workers), label, out)
+            argv = pytest_argv(mode, suites, run_id, results_dir, target=target, image_registry=image_registry,
+                               load_workers=load_workers)
+            code = _run_mode(argv, label, out)
+            path = results_path(results_dir, run_id, mode)
             if read_doc(path) is None:
                 _record_crash(path, run_id, mode, code)
             outcomes.append(ModeOutcome(mode.value, code, time.monotonic() - m0))

@@ -22,6 +22,22 @@ from proxylab.images.catalog import cluster_catalog
 from proxylab.wait import wait_for
 
 
+@dataclass(frozen=True)
+class UntilPoll:
+    """How the echo binary's ``until`` polls: each attempt's connect+answer timeout, the gap between
+    attempts, and the deadline for the wanted outcome."""
+
+    deadline_s: float
+    timeout_ms: int
+    gap_ms: int
+
+
+def until_args(address: str, want: str, poll: UntilPoll) -> tuple[str, ...]:
+    """The echo binary's arguments for ``until`` (HOST:PORT WANT DEADLINE_S TIMEOUT_MS GAP_MS), shared by
+    probes in pods (Namespace.until) and outside the cluster (suites/outside.py)."""
+    return ("until", address, want, f"{poll.deadline_s:g}", str(poll.timeout_ms), str(poll.gap_ms))
+
+
 @dataclass
 class Namespace:
     """A throw-away namespace on the session cluster with helpers to create and probe in it."""
@@ -85,6 +101,12 @@ class Namespace:
 
     def pod_ip(self, pod: str) -> str:
         return str(self.core().read_namespaced_pod(pod, self.name).status.pod_ip)
+
+    def until(self, pod: str, address: str, want: str, poll: UntilPoll) -> dict[str, Any]:
+        """Poll ``address`` (HOST:PORT) from ``pod`` until the outcome is ``want`` ("ok", "refused",
+        ...) or ``poll.deadline_s`` has passed; the echo binary's answer (``hit`` is None on a miss).
+        The exec itself may run a minute beyond the deadline (pod exec start-up, a slow API server)."""
+        return self.probe(pod, *until_args(address, want, poll), timeout=poll.deadline_s + 60)
 
     def probe(self, pod: str, *args: str, timeout: float = 120) -> dict[str, Any]:
         """Run `/echo <args>` in ``pod`` and parse its JSON answer."""

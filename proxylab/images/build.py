@@ -195,29 +195,46 @@ def _offline_steps(pins: Pins, cat: Catalog) -> list[Step]:
     if not go:
         raise BuildFailed("offline image builds need Go (none on PATH). Install Go >= "
                           f"{pins.go_minimum}, or use `proxylab images build --pull` where a registry answers")
-    specs = {s.name: s for s in gobuild.go_builds(pins)}
-    outs = {name: spec.out_dir for name, spec in specs.items()}
+    steps = _go_tool_steps(pins, go)
+    outs = {s.name: s.out_dir for s in gobuild.go_builds(pins)}
+    go_keys = {s.name: s.key for s in steps}
+    base_key = content_hash(pins.debian_suite, rootfs.debian_mirror())
+    steps += _node_image_steps(pins, cat, outs, go_keys, base_key)
+    steps.append(echo_step(cat, go))
+    steps.append(locust_step(pins, cat, go))
+    steps.append(operator_step(pins, cat, base_key))
+    steps.append(registryimage.offline_step(pins, cat, go))
+    # Last: what the modes need beyond the node image (Cilium's images: the longest build).
+    ctx = OfflineImageContext(pins, cat, go, base_key, outs["cni-plugins"], go_keys["cni-plugins"])
+    steps += [s for m in all_modes() if m.implemented for s in m.offline_image_steps(ctx)]
+    # Kubernetes' own e2e suite (suites/upstream): after everything a cluster needs.
+    return _unique(steps + upstream.offline_steps(pins, cat.base, base_key, go))
+
+
+def _go_tool_steps(pins: Pins, go: str) -> list[Step]:
+    """One step per Go build of the pins (kind, containerd, Kubernetes, ...); cgo ones get a C toolchain."""
     steps: list[Step] = []
-    for spec in specs.values():
+    for spec in gobuild.go_builds(pins):
         step = _go_step(spec, go)
         if spec.cgo:
             step.action = _with_cgo_toolchain(step.action)
         steps.append(step)
-    go_keys = {s.name: s.key for s in steps}
+    return steps
 
+
+def _node_image_steps(pins: Pins, cat: Catalog, outs: dict[str, Path], go_keys: dict[str, str],
+                      base_key: str) -> list[Step]:
+    """pause, the Debian base, kind's base image, the control-plane images and the node image that
+    preloads them, in that order (each keyed by what it is built from)."""
     pause_out = cache_dir() / "out" / "pause"
     pause_key = content_hash(pins.pause, pins.kubernetes)
-    steps.append(Step("pause", pause_key, lambda: gobuild.build_pause(pins, pause_out),
-                      f"pause {pins.pause} (gcc -static)", lambda: (pause_out / "pause").is_file()))
-
-    base_key = content_hash(pins.debian_suite, rootfs.debian_mirror())
+    steps = [Step("pause", pause_key, lambda: gobuild.build_pause(pins, pause_out),
+                  f"pause {pins.pause} (gcc -static)", lambda: (pause_out / "pause").is_file())]
     steps.append(Step("base-image", base_key,
-                      lambda: rootfs.build_base_image(pins.debian_suite, cat.base,
-                                                      dockerbuild.label_for(base_key)),
+                      lambda: rootfs.build_base_image(pins.debian_suite, cat.base, dockerbuild.label_for(base_key)),
                       f"{cat.base} (debootstrap {pins.debian_suite})", lambda: _image_present(cat.base, base_key)))
 
-    tmpl = dockerbuild.TEMPLATES
-    kb_key = content_hash(base_key, tmpl / "kind-base.Dockerfile.j2", pins.kind, pins.pause,
+    kb_key = content_hash(base_key, dockerbuild.TEMPLATES / "kind-base.Dockerfile.j2", pins.kind, pins.pause,
                           [go_keys[n] for n in ("containerd", "runc", "crictl", "cni-plugins")])
 
     def build_kind_base() -> None:
@@ -230,23 +247,13 @@ def _offline_steps(pins: Pins, cat: Catalog) -> list[Step]:
 
     component_steps = _control_plane_image_steps(cat, outs, go_keys, pause_key, pause_out, base_key)
     steps += component_steps
-    component_keys = [s.key for s in component_steps]
-
-    node_key = content_hash(kb_key, go_keys["kubernetes"], component_keys, Path(node.__file__))
+    node_key = content_hash(kb_key, go_keys["kubernetes"], [s.key for s in component_steps], Path(node.__file__))
     images = list(cat.control_plane().values())
     steps.append(Step("node-image", node_key,
                       lambda: node.assemble(node_base=cat.node_base, k8s_bin=outs["kubernetes"], version=pins.kubernetes,
                                             images=images, ref=cat.node, key=node_key),
                       f"{cat.node} (preloaded: {len(images)} images)", lambda: _image_present(cat.node, node_key)))
-    steps.append(echo_step(cat, go))
-    steps.append(locust_step(pins, cat, go))
-    steps.append(operator_step(pins, cat, base_key))
-    steps.append(registryimage.offline_step(pins, cat, go))
-    # Last: what the modes need beyond the node image (Cilium's images: the longest build).
-    ctx = OfflineImageContext(pins, cat, go, base_key, outs["cni-plugins"], go_keys["cni-plugins"])
-    steps += [s for m in all_modes() if m.implemented for s in m.offline_image_steps(ctx)]
-    # Kubernetes' own e2e suite (suites/upstream): after everything a cluster needs.
-    return _unique(steps + upstream.offline_steps(pins, cat.base, base_key, go))
+    return steps
 
 
 def _unique(steps: list[Step]) -> list[Step]:

@@ -25,7 +25,7 @@ from proxylab.convergence import parse_series
 from proxylab.perf import failover, summary
 from proxylab.perf.profile import PerfConfig
 from proxylab.results import MetricId, records
-from suites.namespaces import Namespace, in_background
+from suites.namespaces import Namespace, UntilPoll, in_background
 
 from .conftest import client_node
 
@@ -63,7 +63,7 @@ def pool(namespace: Namespace) -> Pool:
 def _one(p: Pool, perf: PerfConfig, action: str, repeat: int) -> tuple[failover.Failover, str, dict[str, Any]]:
     st = p.fx.wait_ready()
     pods = sorted(e["pod"] for e in st["endpoints"] if e["ready"])
-    hit = p.ns.probe(p.client, "until", f"{p.cluster_ip}:80", "ok", "30", "200", "20")
+    hit = p.ns.until(p.client, f"{p.cluster_ip}:80", "ok", UntilPoll(30, 200, 20))
     assert hit["hit"], f"{p.cluster_ip}:80 does not answer from {p.client}: {hit}"
     duration = LEAD_S + perf.failover_window_s
     bg = in_background(lambda: p.ns.probe(p.client, "series", f"http://{p.cluster_ip}:80/", str(round(duration * 1000)),

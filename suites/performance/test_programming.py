@@ -52,7 +52,7 @@ from proxylab.perf import dataplane, deadlines, interference, resources, summary
 from proxylab.perf.profile import PerfConfig
 from proxylab.results import MetricId, records
 from proxylab.wait import wait_for
-from suites.namespaces import Namespace, in_background
+from suites.namespaces import Namespace, UntilPoll, in_background
 from suites.terminal import uncaptured
 
 from . import datapath
@@ -60,8 +60,8 @@ from .conftest import ProxyObserver, client_node, datapath_client
 
 pytestmark = [pytest.mark.e2e, pytest.mark.node_access]  # the node containers' CPU, read on this host (perf/interference.py)
 
-PROBE_TIMEOUT_MS = "40"
-PROBE_GAP_MS = "10"
+PROBE_TIMEOUT_MS = 40
+PROBE_GAP_MS = 10
 BULK_THREADS = 16
 NO_REFUSAL_WAIT_S = 3.0
 CONNECT_BATCHES = 5
@@ -174,8 +174,7 @@ def _create_with_static_ip(sw: Sweep, name: str, selector: dict[str, str] | None
 def _until_changed(sw: Sweep, ip: str, want: str) -> dict[str, Any]:
     """Poll ``ip:80`` from the client until the answer is ``want`` ("ok", "refused"), for at most
     the change bound of this K."""
-    return sw.ns.probe(sw.client, "until", f"{ip}:80", want, str(sw.change_deadline_s), PROBE_TIMEOUT_MS,
-                       PROBE_GAP_MS, timeout=sw.change_deadline_s + 60)
+    return sw.ns.until(sw.client, f"{ip}:80", want, UntilPoll(sw.change_deadline_s, PROBE_TIMEOUT_MS, PROBE_GAP_MS))
 
 
 def _latency(sw: Sweep, ip: str, change: Any) -> dict[str, Any]:
@@ -287,8 +286,7 @@ def _step(sw: Sweep, k: int, perf: PerfConfig, proxy: ProxyObserver, entry: dict
     entry.update(services=k, bulk_seconds=round(_bulk(sw, k), 1))
     last_ip = _last_bulk_ip(sw)
     t_settle, settle_deadline = time.monotonic(), deadlines.settle_deadline_s(k)
-    settle = sw.ns.probe(sw.client, "until", f"{last_ip}:80", "ok", str(settle_deadline), "200", "50",
-                         timeout=settle_deadline + 100)
+    settle = sw.ns.until(sw.client, f"{last_ip}:80", "ok", UntilPoll(settle_deadline, 200, 50))
     assert settle["hit"], f"the last of {k} Services ({last_ip}) never answered within {settle_deadline} s: {settle}"
     settle_s = time.monotonic() - t_settle
     sw.change_deadline_s = deadlines.change_deadline_s(settle_s)
@@ -474,38 +472,52 @@ def _curve_stats(sw: Sweep, get: Any) -> tuple[dict[str, float], dict[str, Any]]
     return curve, stats
 
 
-@records(*SCALE_FIGURES)
-def test_data_path_at_scale(sweep: Sweep, metrics: dict[str, Any]) -> None:
-    """The curves that decide between modes: new-connection and keep-alive capacity, first-packet
-    latency and the kernel's CPU per request at each K, each against the smallest K and against
-    the pod-IP baseline measured at the same moment; plus what the proxy programmed."""
-    _require(sweep)
-    ks = sorted(sweep.at)
-    kmin = ks[0]
+def _put_curve(metrics: dict[str, Any], sweep: Sweep, name: str,
+               values: Callable[[dict[str, Any]], list[float | None]]) -> None:
+    """``name``: the mean at each K of ``values(entry)``; ``name_stats``: its n, CV and interval."""
+    metrics[name], metrics[f"{name}_stats"] = _curve_stats(sweep, values)
+
+
+def _record_data_path(sweep: Sweep, metrics: dict[str, Any]) -> None:
+    """Throughput (each connection kind), its ratios, p99 and the kernel's CPU per request, per K."""
+    kmin = min(sweep.at)
     for conn in datapath.CONNS:
         def rps(e: dict[str, Any], conn: str = conn) -> list[float | None]:
             return list(e[f"data_path_{conn}"]["rps"]["values"])
+
+        def of(figure: str, conn: str = conn) -> Callable[[dict[str, Any]], list[float | None]]:
+            return lambda e: list(e[f"data_path_{conn}"][figure]["values"])
         first = [v for v in rps(sweep.at[kmin]) if v is not None]
         base_mean = statistics.fmean(first) if first else None
-        curve, st = _curve_stats(sweep, rps)
-        metrics[f"{conn}_rps"], metrics[f"{conn}_rps_stats"] = curve, st
-        curve, st = _curve_stats(sweep, lambda e, conn=conn: e[f"data_path_{conn}"]["ratio_to_baseline"]["values"])
-        metrics[f"{conn}_ratio_to_baseline"], metrics[f"{conn}_ratio_to_baseline_stats"] = curve, st
-        curve, st = _curve_stats(sweep, lambda e, f=rps, b=base_mean: [v / b if v and b else None for v in f(e)])
-        metrics[f"{conn}_ratio_to_smallest_k"], metrics[f"{conn}_ratio_to_smallest_k_stats"] = curve, st
+
+        def to_smallest_k(e: dict[str, Any], f: Callable[..., list[float | None]] = rps,
+                          b: float | None = base_mean) -> list[float | None]:
+            return [v / b if v and b else None for v in f(e)]
+        _put_curve(metrics, sweep, f"{conn}_rps", rps)
+        _put_curve(metrics, sweep, f"{conn}_ratio_to_baseline", of("ratio_to_baseline"))
+        _put_curve(metrics, sweep, f"{conn}_ratio_to_smallest_k", to_smallest_k)
         # The pod-IP rate at each K: in iptables mode a new connection to a pod IP walks all of
         # KUBE-SERVICES too (on the client's node and the backend's), so it falls with K as well.
-        curve, st = _curve_stats(sweep, lambda e, conn=conn: e[f"data_path_{conn}"]["baseline_rps"]["values"])
-        metrics[f"{conn}_pod_ip_rps"], metrics[f"{conn}_pod_ip_rps_stats"] = curve, st
-        curve, st = _curve_stats(sweep, lambda e, conn=conn: e[f"data_path_{conn}"]["p99_ms"]["values"])
-        metrics[f"{conn}_p99_ms"], metrics[f"{conn}_p99_ms_stats"] = curve, st
-    curve, st = _curve_stats(sweep, lambda e: e["data_path_newconn"]["kernel_us_per_request"]["values"])
-    metrics["kernel_cpu_us_per_request"], metrics["kernel_cpu_us_per_request_stats"] = curve, st
+        _put_curve(metrics, sweep, f"{conn}_pod_ip_rps", of("baseline_rps"))
+        _put_curve(metrics, sweep, f"{conn}_p99_ms", of("p99_ms"))
+    _put_curve(metrics, sweep, "kernel_cpu_us_per_request",
+               lambda e: list(e["data_path_newconn"]["kernel_us_per_request"]["values"]))
+    metrics["invalid_runs"] = [d for e in sweep.at.values() for conn in datapath.CONNS
+                               for d in e[f"data_path_{conn}"]["discarded_runs"]]
+
+
+def _record_first_packet(sweep: Sweep, metrics: dict[str, Any]) -> None:
+    """TCP connect quantiles per K, through the ClusterIP (with batch stats) and by pod IP."""
     for q in ("p50", "p90", "p99"):
         metrics[f"connect_{q}_ms"] = {str(k): e["first_packet"].get(f"{q}_ms") for k, e in sweep.at.items()}
         metrics[f"connect_{q}_ms_stats"] = {str(k): datapath.stats(e["first_packet"].get("batches", {}).get(q, []))
                                             for k, e in sweep.at.items()}
         metrics[f"connect_pod_ip_{q}_ms"] = {str(k): e["first_packet_pod_ip"].get(f"{q}_ms") for k, e in sweep.at.items()}
+
+
+def _record_programming(sweep: Sweep, metrics: dict[str, Any]) -> None:
+    """What the proxy programmed per K, where the measured Service sat, the proxy's sync time, and how
+    long creating and programming the K Services took."""
     metrics["measured_service"] = {str(k): e["target"] for k, e in sweep.at.items()}
     if positions := {str(k): e["target"]["position"] for k, e in sweep.at.items() if e["target"]["position"]}:
         metrics["service_rule_position"] = positions
@@ -520,8 +532,17 @@ def test_data_path_at_scale(sweep: Sweep, metrics: dict[str, Any]) -> None:
     metrics["sync_metric"] = primary
     metrics["programmed_seconds"] = {str(k): e["programmed_seconds"] for k, e in sweep.at.items()}
     metrics["bulk_seconds"] = {str(k): e["bulk_seconds"] for k, e in sweep.at.items()}
-    metrics["invalid_runs"] = [d for e in sweep.at.values() for conn in datapath.CONNS
-                               for d in e[f"data_path_{conn}"]["discarded_runs"]]
+
+
+@records(*SCALE_FIGURES)
+def test_data_path_at_scale(sweep: Sweep, metrics: dict[str, Any]) -> None:
+    """The curves that decide between modes: new-connection and keep-alive capacity, first-packet
+    latency and the kernel's CPU per request at each K, each against the smallest K and against
+    the pod-IP baseline measured at the same moment; plus what the proxy programmed."""
+    _require(sweep)
+    _record_data_path(sweep, metrics)
+    _record_first_packet(sweep, metrics)
+    _record_programming(sweep, metrics)
     metrics["method"] = ("at each K: wrk closed loop (1 thread, 10 connections) to one backend through its ClusterIP "
                          "and by pod IP, ABBA repeats; ratio_to_smallest_k = each repeat / the mean at the smallest "
                          "K; connect = N sequential TCP connects (SYN to SYN-ACK) from the same pod, quantiles over all N, the "

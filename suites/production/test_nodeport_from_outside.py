@@ -18,13 +18,13 @@ from typing import Any
 import pytest
 
 from operators.fixture import FIXTURE_LABEL
-from suites.namespaces import Namespace
+from suites.namespaces import Namespace, UntilPoll, until_args
 from suites.outside import Outside, node_ips
 
 pytestmark = [pytest.mark.e2e, pytest.mark.node_access]  # a container beside the nodes, on their Docker network
 
 # echo until: connect timeout / gap (ms) and deadline (s) while a node's proxy programs the Service
-UNTIL_TIMEOUT_MS, UNTIL_GAP_MS, UNTIL_DEADLINE_S = "1000", "100", "60"
+UNTIL_POLL = UntilPoll(deadline_s=60, timeout_ms=1000, gap_ms=100)
 REQUESTS = 20
 NO_FORWARD_CONNECTS = 3  # connects to a node without a local backend (2 s timeout each)
 
@@ -66,7 +66,7 @@ def _local_load_balancer(ns: Namespace, fixture: str) -> int:
 
 def _until(client: Outside, ip: str, port: int, want: str) -> dict[str, Any]:
     """Poll ``ip:port`` from outside until the outcome is ``want``; seconds it took in ``took_s``."""
-    res = client.probe("until", f"{ip}:{port}", want, UNTIL_DEADLINE_S, UNTIL_TIMEOUT_MS, UNTIL_GAP_MS)
+    res = client.probe(*until_args(f"{ip}:{port}", want, UNTIL_POLL))
     res["took_s"] = round(res["hit"] - res["started"], 3) if res.get("hit") else None
     return res
 

@@ -44,11 +44,11 @@ import pytest
 from loadgen import LoadSpec, background
 from loadgen.background import BackgroundLoad, TimedResult
 from proxylab import kube
-from proxylab.convergence import parse_series
+from proxylab.convergence import Sample, parse_series
 from proxylab.modes import ProxyMode
 from proxylab.nodes import NodeAccess
 from proxylab.perf import interference, keepalive
-from suites.namespaces import Namespace, in_background
+from suites.namespaces import Namespace, UntilPoll, in_background
 from suites.performance.conftest import generator_pod
 
 from . import restart_load
@@ -149,6 +149,45 @@ def _record_locust(metrics: dict[str, Any], results: dict[str, TimedResult], cha
     return invalid, recovered
 
 
+def _record_probes(metrics: dict[str, Any], t: Target, series_raw: dict[str, Any], keep_raw: dict[str, Any],
+                   change_ms: float, synced: dict[str, float]) -> keepalive.Disruption:
+    """The two probes' figures into ``metrics``; returns the new-connection probe's analysis."""
+    resynced_at = max(synced.values())
+    new_conn = keepalive.analyse(parse_series(series_raw["samples"]), change_ms)
+    long_lived = keepalive.analyse(parse_series([s[:2] for s in keep_raw["samples"]]), change_ms)
+    keep_end_ms = max(float(r[0]) for r in keep_raw["samples"])
+    # None: the window ended before the proxy had resynced, so survival past the resync is unknown.
+    survived = keepalive.survived(keep_raw["samples"], change_ms, resynced_at * 1000) \
+        if keep_end_ms >= resynced_at * 1000 else None
+    metrics.update(
+        failed_requests=new_conn.failed + long_lived.failed,
+        longest_gap_s=max(new_conn.longest_gap_s, long_lived.longest_gap_s),
+        long_lived_survived=survived,
+        long_lived_connections=len(keepalive.connections(keep_raw["samples"])),
+        **new_conn.as_metrics("new_conn"), **long_lived.as_metrics("long_lived"),
+        method=f"echo series (new connection per GET) and one keep-alive connection, each a GET every "
+               f"{INTERVAL_MS} ms from {t.client_node}, beside two locust runs (keep-alive and new-connection "
+               f"users, {LOCUST_USERS} each at {LOCUST_RATE_PER_USER:g}/s); times from the delete of the proxy pods")
+    return new_conn
+
+
+def _assert_new_connections_recovered(t: Target, last: Sample, followup: dict[str, Any] | None,
+                                      new_conn: keepalive.Disruption, change_ms: float, resynced_at: float,
+                                      metrics: dict[str, Any]) -> None:
+    """New connections answer again within RECOVERY_BOUND_S of the last proxy having resynced: by the
+    follow-up probe when the window ended too early, else by the series' last failure."""
+    if followup is not None:
+        assert followup["hit"] is not None and followup["hit"] - resynced_at <= RECOVERY_BOUND_S, \
+            f"new connections to {t.cluster_ip} not answered within {RECOVERY_BOUND_S}s of the proxy resyncing: {followup}"
+        return
+    assert not last.failed, f"new connections still failed at the end of the window ({new_conn.failed_by_kind})"
+    if new_conn.last_failure_s is not None:
+        recovered_s = (change_ms / 1000 + new_conn.last_failure_s) - resynced_at
+        metrics["recovered_after_resync_s"] = round(max(0.0, recovered_s), 3)
+        assert recovered_s <= RECOVERY_BOUND_S, \
+            f"new connections failed until {recovered_s:.1f}s after the proxy resynced (bound {RECOVERY_BOUND_S}s)"
+
+
 @pytest.mark.parametrize("scope", ["client-node", "all-nodes"])
 def test_proxy_restart_under_load(target: Target, locust_load: dict[str, BackgroundLoad], proxy_mode: ProxyMode,
                                   metrics: dict[str, Any], scope: str) -> None:
@@ -168,29 +207,14 @@ def test_proxy_restart_under_load(target: Target, locust_load: dict[str, Backgro
     for name, raw in (("series", series_raw), ("keep-alive", keep_raw)):
         assert raw["started"] < change_ms, f"the {name} probe started after the restart: nothing observed before it"
 
-    new_conn = keepalive.analyse(parse_series(series_raw["samples"]), change_ms)
-    long_lived = keepalive.analyse(parse_series([s[:2] for s in keep_raw["samples"]]), change_ms)
-    keep_end_ms = max(float(r[0]) for r in keep_raw["samples"])
-    # None: the window ended before the proxy had resynced, so survival past the resync is unknown.
-    survived = keepalive.survived(keep_raw["samples"], change_ms, resynced_at * 1000) \
-        if keep_end_ms >= resynced_at * 1000 else None
-    metrics.update(
-        scope=scope, restarted_nodes=len(nodes),
-        resync_s=round(resynced_at - restart.deleted_at, 3),
-        resync_s_by_node={n: round(at - restart.deleted_at, 3) for n, at in synced.items()},
-        failed_requests=new_conn.failed + long_lived.failed,
-        longest_gap_s=max(new_conn.longest_gap_s, long_lived.longest_gap_s),
-        long_lived_survived=survived,
-        long_lived_connections=len(keepalive.connections(keep_raw["samples"])),
-        **new_conn.as_metrics("new_conn"), **long_lived.as_metrics("long_lived"),
-        method=f"echo series (new connection per GET) and one keep-alive connection, each a GET every "
-               f"{INTERVAL_MS} ms from {t.client_node}, beside two locust runs (keep-alive and new-connection "
-               f"users, {LOCUST_USERS} each at {LOCUST_RATE_PER_USER:g}/s); times from the delete of the proxy pods")
+    new_conn = _record_probes(metrics, t, series_raw, keep_raw, change_ms, synced)
+    metrics.update(scope=scope, restarted_nodes=len(nodes), resync_s=round(resynced_at - restart.deleted_at, 3),
+                   resync_s_by_node={n: round(at - restart.deleted_at, 3) for n, at in synced.items()})
     # The bound: traffic answers again within RECOVERY_BOUND_S of the last proxy having resynced.
     series = sorted(parse_series(series_raw["samples"]))
     followup: dict[str, Any] | None = None
     if series[-1].t_ms < (resynced_at + AFTER_S) * 1000:  # the proxy took longer than the window: ask again
-        followup = t.ns.probe(t.echo_client, "until", f"{t.cluster_ip}:80", "ok", str(RECOVERY_BOUND_S), "1000", "100")
+        followup = t.ns.until(t.echo_client, f"{t.cluster_ip}:80", "ok", UntilPoll(RECOVERY_BOUND_S, 1000, 100))
         # Attempts that failed before the first answer (0: answered at once); the follow-up starts
         # when the series has ended, so its time says nothing about how long traffic failed.
         metrics["followup_failed_attempts"] = int(followup["attempts"]) - (1 if followup["hit"] is not None else 0)
@@ -201,17 +225,7 @@ def test_proxy_restart_under_load(target: Target, locust_load: dict[str, Backgro
                    outside_cores=use["outside_cores"], cluster_cores=use["cluster_cores"])
     invalid, locust_recovered = _record_locust(metrics, results, restart.deleted_at, until_s)
 
-    if followup is not None:
-        assert followup["hit"] is not None and followup["hit"] - resynced_at <= RECOVERY_BOUND_S, \
-            f"new connections to {t.cluster_ip} not answered within {RECOVERY_BOUND_S}s of the proxy resyncing: {followup}"
-    else:
-        assert not series[-1].failed, \
-            f"new connections still failed at the end of the window ({new_conn.failed_by_kind})"
-        if new_conn.last_failure_s is not None:
-            recovered_s = (change_ms / 1000 + new_conn.last_failure_s) - resynced_at
-            metrics["recovered_after_resync_s"] = round(max(0.0, recovered_s), 3)
-            assert recovered_s <= RECOVERY_BOUND_S, \
-                f"new connections failed until {recovered_s:.1f}s after the proxy resynced (bound {RECOVERY_BOUND_S}s)"
+    _assert_new_connections_recovered(t, series[-1], followup, new_conn, change_ms, resynced_at, metrics)
     bad = {p: why for p, why in invalid.items() if why}
     assert not bad, f"locust runs that are not a measurement of the restart: {bad}"
     stuck = [p for p, ok in locust_recovered.items() if not ok]

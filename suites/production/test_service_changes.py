@@ -36,13 +36,14 @@ from proxylab.convergence import converged_at
 from proxylab.modes import ProxyMode
 from proxylab.nodes import NodeAccess
 from suites.conformance.checks import Series
-from suites.namespaces import Namespace, in_background
+from suites.namespaces import Namespace, UntilPoll, in_background
 
 pytestmark = pytest.mark.e2e
 
 NAME = "changing"
 ADDED_PORT = 8000
-UNTIL_TIMEOUT_MS, UNTIL_GAP_MS, UNTIL_DEADLINE_S = "100", "20", 60
+UNTIL_DEADLINE_S = 60
+UNTIL_POLL = UntilPoll(UNTIL_DEADLINE_S, timeout_ms=100, gap_ms=20)
 SERIES_MS = 8000  # how long a removal is watched; every proxy under test converges in ~1-2 s
 BOUND_S = 5.0  # a change must take effect within this (kube-proxy syncs at most every 1 s)
 CLEAN_DEADLINE_S = 15.0  # how long every node's dataplane may take to drop what is gone
@@ -90,8 +91,7 @@ class Changing:
 def _until_ok(ch: Changing, address: str, change: Callable[[], float]) -> dict[str, Any]:
     """Poll ``address`` from the client until it answers, make ``change()`` (returns the harness's
     time just before the API call) meanwhile; the seconds from the change to the first answer."""
-    bg = in_background(lambda: ch.ns.probe(ch.pod, "until", address, "ok", str(UNTIL_DEADLINE_S), UNTIL_TIMEOUT_MS,
-                                           UNTIL_GAP_MS, timeout=UNTIL_DEADLINE_S + 60))
+    bg = in_background(lambda: ch.ns.until(ch.pod, address, "ok", UNTIL_POLL))
     time.sleep(1.5)  # the exec's start-up; the probe's own start time is checked below
     t0 = change()
     res = bg.result(UNTIL_DEADLINE_S + 90)

@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from proxylab import failures
+from suites.namespaces import UntilPoll, until_args
 
 ECHO_SRC = Path(__file__).parents[2] / "proxylab" / "images" / "echo"
 POD = "echo-under-test"
@@ -207,13 +208,14 @@ def test_until_ok_reports_epoch_seconds(echo_bin: Path, serve: str) -> None:
 
 
 def test_until_refused(echo_bin: Path, closed_port: str) -> None:
-    res = run(echo_bin, "until", closed_port, "refused", "5", "40", "0")
+    res = run(echo_bin, *until_args(closed_port, "refused", UntilPoll(deadline_s=5, timeout_ms=40, gap_ms=0)))
     assert res["hit"] is not None and res["pod"] == "!refused" and res["outcomes"] == {"refused": 1}
 
 
 def test_until_gives_up_at_the_deadline(echo_bin: Path, closed_port: str) -> None:
+    """Also: the suites' until_args puts deadline, timeout and gap where the binary reads them."""
     t0 = time.time()
-    res = run(echo_bin, "until", closed_port, "ok", "0.5", "40", "50")
+    res = run(echo_bin, *until_args(closed_port, "ok", UntilPoll(deadline_s=0.5, timeout_ms=40, gap_ms=50)))
     assert res["hit"] is None and "pod" not in res
     assert res["attempts"] >= 3 and res["outcomes"] == {"refused": res["attempts"]}
     assert res["started"] <= res["prev"] <= res["started"] + 0.5 and time.time() - t0 < 5
