@@ -390,29 +390,30 @@ def _curve(sw: Sweep, part: str) -> tuple[dict[str, float | None], dict[str, Any
     return curve, stats
 
 
+def _record_change_latency(sweep: Sweep, metrics: dict[str, Any], change: str, what: str, method: str) -> None:
+    """One change's programming latency per K (``change``: "new_service" or "new_endpoint") into
+    ``metrics``; every measurement must be valid and have been answered."""
+    curve, stats = _curve(sweep, change)
+    metrics.update(programming_latency={k: v for k, v in curve.items() if v is not None}, programming_latency_stats=stats,
+                   samples={str(k): e[change] for k, e in sweep.at.items()}, method=method)
+    for k, e in sweep.at.items():
+        for m in e[change]:
+            assert m["valid"] and m["reached"], f"K={k}: {what} at {m['ip']} never answered: {m}"
+
+
 @records(NEW_SERVICE_LATENCY)
 def test_programming_latency_new_service(sweep: Sweep, metrics: dict[str, Any]) -> None:
     _require(sweep)
-    curve, stats = _curve(sweep, "new_service")
-    metrics.update(programming_latency={k: v for k, v in curve.items() if v is not None}, programming_latency_stats=stats,
-                   samples={str(k): e["new_service"] for k, e in sweep.at.items()},
-                   method="Service create (explicit clusterIP) -> first successful GET from the client pod; "
-                          "probe resolution <= 50 ms; mean over repeats, 95% t-interval")
-    for k, e in sweep.at.items():
-        for m in e["new_service"]:
-            assert m["valid"] and m["reached"], f"K={k}: new Service at {m['ip']} never answered: {m}"
+    _record_change_latency(sweep, metrics, "new_service", "new Service",
+                           "Service create (explicit clusterIP) -> first successful GET from the client pod; "
+                           "probe resolution <= 50 ms; mean over repeats, 95% t-interval")
 
 
 @records(NEW_ENDPOINT_LATENCY)
 def test_programming_latency_new_endpoint(sweep: Sweep, metrics: dict[str, Any]) -> None:
     _require(sweep)
-    curve, stats = _curve(sweep, "new_endpoint")
-    metrics.update(programming_latency={k: v for k, v in curve.items() if v is not None}, programming_latency_stats=stats,
-                   samples={str(k): e["new_endpoint"] for k, e in sweep.at.items()},
-                   method="EndpointSlice create for a programmed Service without endpoints -> first successful GET")
-    for k, e in sweep.at.items():
-        for m in e["new_endpoint"]:
-            assert m["valid"] and m["reached"], f"K={k}: endpoint at {m['ip']} never answered: {m}"
+    _record_change_latency(sweep, metrics, "new_endpoint", "endpoint",
+                           "EndpointSlice create for a programmed Service without endpoints -> first successful GET")
 
 
 @records(FIRST_PACKET_LATENCY)
