@@ -355,6 +355,25 @@ def _add_report(sub: Subparsers) -> None:
     rep.set_defaults(func=_cmd_report)
 
 
+def _add_verdicts(sub: Subparsers) -> None:
+    """`proxylab verdicts`."""
+    v = sub.add_parser("verdicts", help="compare two runs test by test (verdicts only); exit 1 when one changed")
+    v.add_argument("before", metavar="BEFORE", help="results of the first run (e.g. results/<run-id>)")
+    v.add_argument("after", metavar="AFTER", help="results of the second run")
+    v.set_defaults(func=_cmd_verdicts)
+
+
+def _cmd_verdicts(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from reports import load, verdicts
+
+    comparison = verdicts.compare(load.load([Path(args.before)]), load.load([Path(args.after)]))
+    for line in verdicts.describe(comparison):
+        print(line)
+    return 0 if comparison.same else 1
+
+
 def _add_run(sub: Subparsers) -> None:
     """`proxylab run`."""
     run = sub.add_parser("run", help="the main job: every mode's suites on its own cluster, then the report")
@@ -399,7 +418,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="proxylab", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
     for add in (_add_doctor, _add_images, _add_modes, _add_cluster, _add_registry, _add_upstream,
-                _add_report, _add_run, _add_cleanup):
+                _add_report, _add_verdicts, _add_run, _add_cleanup):
         add(sub)
     return p
 
